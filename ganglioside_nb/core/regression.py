@@ -1,0 +1,456 @@
+"""Retention-time models (ALGORITHM.md §5).
+
+Two models live here:
+
+* :func:`fit_reference_group` reproduces the original V2 per-prefix model exactly: feature
+  selection on Log P / a / b, standardisation before CV, scikit-learn ``BayesianRidge`` with its
+  defaults, LOO / 3-fold / 5-fold CV in the given row order (§5.1).
+* :class:`StructuralRTModel` is the project's own model (§5.3): one Bayesian linear model over all
+  anchors with block-wise Gaussian priors. Structural effects (Log P, sialic acids, neutral
+  sugars, modification counts, the isomer-series offset) have a weak zero-centred prior; the
+  per-``base_class`` and per-``prefix`` intercept shifts and the per-prefix Log P slope shifts
+  are random effects whose variances, and the pooled noise variance, are estimated by type-II
+  maximum likelihood (evidence maximisation). It is a scikit-learn estimator (``clone`` works);
+  its inputs are DataFrames because grouping columns are part of the design.
+
+Isomer series (R4): within a prefix, the anchors of one name that elute as several peaks are
+ranked by RT; peaks after the first belong to the second series, which gets one learned offset.
+A row of a prefix that has second-series anchors is assigned to the series whose prediction is
+nearer its RT (the held-out anchor in validation makes the same choice).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import linalg, optimize, stats
+from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.linear_model import BayesianRidge
+from sklearn.model_selection import KFold, LeaveOneOut
+
+from ..errors import NotFittedError
+
+__all__ = [
+    "REFERENCE_CANDIDATES",
+    "STRUCTURAL_FEATURES",
+    "ReferenceFit",
+    "StructuralRTModel",
+    "canonical_order",
+    "fit_reference_group",
+    "regression_metrics",
+]
+
+REFERENCE_CANDIDATES: tuple[str, ...] = ("Log P", "a", "b")
+_VARIANCE_FLOOR = 0.01
+_COLLINEAR_R = 0.95
+
+STRUCTURAL_FEATURES: tuple[str, ...] = (
+    "Log P", "sialic_acids", "neutral_sugars",
+    "n_OAc", "n_dHex", "n_HexNAc", "n_Hex", "n_NeuAc", "n_NeuGc",
+)
+CANONICAL_KEYS: tuple[str, ...] = ("prefix", "ceramide", "RT", "Log P", "Volume", "row")
+
+
+def canonical_order(table: pd.DataFrame) -> np.ndarray:
+    """Positions of ``table`` sorted by (prefix, ceramide, RT, Log P, Volume, row) (R9)."""
+    return np.lexsort([table[k].to_numpy() for k in reversed(CANONICAL_KEYS)])
+
+
+def regression_metrics(y: np.ndarray, pred: np.ndarray) -> dict[str, float]:
+    """Out-of-sample R², RMSE, MAE and max error (NaN when undefined)."""
+    y = np.asarray(y, dtype=float)
+    pred = np.asarray(pred, dtype=float)
+    if y.size == 0:
+        return {"r2": math.nan, "rmse": math.nan, "mae": math.nan, "max_error": math.nan}
+    err = y - pred
+    ss_tot = float(np.sum((y - y.mean()) ** 2))
+    r2 = 1.0 - float(np.sum(err**2)) / ss_tot if ss_tot > 0 else math.nan
+    return {"r2": r2, "rmse": float(np.sqrt(np.mean(err**2))), "mae": float(np.mean(np.abs(err))),
+            "max_error": float(np.max(np.abs(err)))}
+
+
+# ============================================================================================
+# reference mode
+# ============================================================================================
+@dataclass
+class ReferenceFit:
+    """One fitted reference-mode group model (§5.1 B)."""
+
+    features: list[str]
+    mean: np.ndarray
+    scale: np.ndarray
+    estimator: BayesianRidge
+    validation: str
+    cv_pred: np.ndarray
+    n: int
+    metrics: dict[str, float]
+    train_r2: float
+    adjusted_r2: float
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def coef_original(self) -> dict[str, float]:
+        return {f: float(c / s) for f, c, s in zip(self.features, self.estimator.coef_, self.scale)}
+
+    @property
+    def intercept_original(self) -> float:
+        return float(self.estimator.intercept_ - np.sum(self.estimator.coef_ * self.mean / self.scale))
+
+    def predict(self, frame: pd.DataFrame, return_std: bool = False) -> Any:
+        x = (frame[self.features].to_numpy(dtype=float) - self.mean) / self.scale
+        return self.estimator.predict(x, return_std=return_std)
+
+
+def _bayesian_ridge() -> BayesianRidge:
+    # Constructor names pinned: scikit-learn renamed the iteration limit (n_iter -> max_iter).
+    return BayesianRidge(max_iter=300, tol=1e-3, alpha_1=1e-6, alpha_2=1e-6, lambda_1=1e-6,
+                         lambda_2=1e-6, fit_intercept=True, compute_score=False)
+
+
+def _select_features(train: pd.DataFrame, max_features_ratio: float) -> list[str]:
+    kept: list[str] = []
+    for cand in REFERENCE_CANDIDATES:
+        values = train[cand].to_numpy(dtype=float)
+        if np.isnan(values).any() or values.size < 2 or np.var(values, ddof=1) <= _VARIANCE_FLOOR:
+            continue
+        if any(abs(np.corrcoef(values, train[k].to_numpy(dtype=float))[0, 1]) > _COLLINEAR_R
+               for k in kept):
+            continue
+        kept.append(cand)
+    kept = kept[: max(1, int(math.floor(max_features_ratio * len(train))))]
+    return kept or ["Log P"]
+
+
+def fit_reference_group(train: pd.DataFrame, *, max_features_ratio: float, seed: int,
+                        prefix: str) -> ReferenceFit:
+    """Fit one prefix group on its anchors, in the given row order, exactly as the original."""
+    n = len(train)
+    features = _select_features(train, max_features_ratio)
+    raw = train[features].to_numpy(dtype=float)
+    mean = raw.mean(axis=0)
+    scale = raw.std(axis=0, ddof=0)
+    scale = np.where(scale == 0, 1.0, scale)  # as StandardScaler
+    x = (raw - mean) / scale
+    y = train["RT"].to_numpy(dtype=float)
+
+    if n < 5:
+        splitter, validation = LeaveOneOut(), "LOO"
+    elif n < 10:
+        splitter, validation = KFold(3, shuffle=True, random_state=seed), "3-fold"
+    else:
+        splitter, validation = KFold(5, shuffle=True, random_state=seed), "5-fold"
+    cv_pred = np.empty(n)
+    for tr, te in splitter.split(x):
+        cv_pred[te] = _bayesian_ridge().fit(x[tr], y[tr]).predict(x[te])
+    estimator = _bayesian_ridge().fit(x, y)
+    metrics = regression_metrics(y, cv_pred)
+    fitted = estimator.predict(x)
+    train_r2 = regression_metrics(y, fitted)["r2"]
+    p = len(features)
+    adjusted = 1 - (1 - metrics["r2"]) * (n - 1) / (n - p - 1) if n > p + 1 else math.nan
+
+    notes: list[str] = []
+    if n == p:
+        notes.append(f"{prefix}: {n} anchors for {p} features, exactly determined")
+    if metrics["r2"] > 0.98 and n < 10:
+        notes.append(f"{prefix}: R²={metrics['r2']:.3f} with only {n} samples suggests overfitting")
+    expected = {"Log P": 1, "a": 1, "b": -1}
+    for f, c in zip(features, estimator.coef_):
+        if np.sign(c) not in (0, expected[f]):
+            notes.append(f"{prefix}: {f} coefficient is {'positive' if c > 0 else 'negative'} "
+                         f"({c:.4f}), chromatography expects {'positive' if expected[f] > 0 else 'negative'}")
+    return ReferenceFit(features, mean, scale, estimator, validation, cv_pred, n, metrics,
+                        train_r2, adjusted, notes)
+
+
+# ============================================================================================
+# structural mode
+# ============================================================================================
+_LOG_BOUNDS = {"beta": (math.log(1e-2), math.log(1e6)), "tau": (math.log(1e-4), math.log(20.0))}
+
+
+class StructuralRTModel(RegressorMixin, BaseEstimator):
+    """Partially pooled Bayesian linear RT model (ALGORITHM.md §5.3).
+
+    Parameters
+    ----------
+    features : structural fixed effects (columns of X).
+    fixed_prior_sd : prior SD (min per unit) of every fixed effect: weak and zero-centred, so an
+        effect no anchor constrains stays near 0 with a wide interval.
+    min_anchors_slope : a prefix with at least this many anchors gets a Log P slope shift.
+    series : learn the isomer-series offset.
+
+    ``X`` is a DataFrame with the feature columns and ``prefix``, ``base_class`` and ``Name``.
+    """
+
+    def __init__(self, *, features: tuple[str, ...] = STRUCTURAL_FEATURES, fixed_prior_sd: float = 5.0,
+                 min_anchors_slope: int = 3, series: bool = True, robust_df: float | None = 4.0,
+                 shift_prior_scale: float | None = 0.05) -> None:
+        self.features = features
+        self.fixed_prior_sd = fixed_prior_sd
+        self.min_anchors_slope = min_anchors_slope
+        self.series = series
+        self.robust_df = robust_df
+        self.shift_prior_scale = shift_prior_scale
+
+    # -- design -------------------------------------------------------------------------------
+    def _design(self, X: pd.DataFrame, second: np.ndarray) -> np.ndarray:
+        n = len(X)
+        fixed = X[list(self.features)].to_numpy(dtype=float) - self.x_mean_
+        cols = [np.ones((n, 1)), fixed, second.reshape(-1, 1).astype(float)]
+        cols.append(_indicators(X["base_class"].to_numpy(), self.bases_))
+        cols.append(_indicators(X["prefix"].to_numpy(), self.prefixes_))
+        logp = X["Log P"].to_numpy(dtype=float) - self.logp_mean_
+        cols.append(_indicators(X["prefix"].to_numpy(), self.slope_prefixes_) * logp[:, None])
+        return np.hstack(cols)
+
+    def _blocks(self) -> np.ndarray:
+        """Block id of every coefficient: 0 intercept, 1 fixed, 2 base, 3 prefix, 4 slope."""
+        return np.concatenate([[0], np.ones(len(self.features) + 1, dtype=int),
+                               np.full(len(self.bases_), 2), np.full(len(self.prefixes_), 3),
+                               np.full(len(self.slope_prefixes_), 4)])
+
+    def _prior_precision(self, theta: np.ndarray) -> np.ndarray:
+        tau_base, tau_prefix, tau_slope = np.exp(theta[1:4])
+        sd = np.array([1e3, self.fixed_prior_sd, tau_base, tau_prefix, tau_slope])
+        return 1.0 / sd[self.blocks_] ** 2
+
+    def _posterior(self, theta: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+        beta = math.exp(theta[0])
+        lam = self._prior_precision(theta)
+        a = np.diag(lam) + beta * self.gram_
+        chol = linalg.cho_factor(a, lower=True, check_finite=False)
+        m = beta * linalg.cho_solve(chol, self.xty_, check_finite=False)
+        sse = self.yty_ - 2 * m @ self.xty_ + m @ self.gram_ @ m
+        logdet = 2 * np.sum(np.log(np.diag(chol[0])))
+        ev = 0.5 * (np.sum(np.log(lam)) + self.n_ * theta[0] + self.logw_ - logdet - beta * sse - m @ (lam * m)
+                    - self.n_ * math.log(2 * math.pi))
+        return float(ev), m, chol
+
+    # -- fit ----------------------------------------------------------------------------------
+    def fit(self, X: pd.DataFrame, y: Any, theta0: np.ndarray | None = None,
+            weights0: np.ndarray | None = None) -> StructuralRTModel:
+        """Fit on anchors ``X`` / RT ``y``; ``theta0`` / ``weights0`` warm-start the
+        hyperparameters and Student-t weights (used by cross-validation refits)."""
+        y = np.asarray(y, dtype=float)
+        if len(X) != y.size or y.size < 2:
+            raise ValueError(f"X and y must have the same length >= 2. Got {len(X)} and {y.size} instead.")
+        self.n_ = int(y.size)
+        self.y_mean_ = float(y.mean())
+        self.x_mean_ = X[list(self.features)].to_numpy(dtype=float).mean(axis=0)
+        self.logp_mean_ = float(X["Log P"].mean())
+        self.bases_ = np.array(sorted(set(X["base_class"])), dtype=object)
+        self.prefixes_ = np.array(sorted(set(X["prefix"])), dtype=object)
+        counts = X["prefix"].value_counts()
+        self.slope_prefixes_ = np.array(sorted(counts.index[counts >= self.min_anchors_slope]), dtype=object)
+        self.blocks_ = self._blocks()
+        first, second = _series_labels(X, y) if self.series else (np.zeros(len(X), bool),) * 2
+        self.series_prefixes_ = np.array(sorted(set(X["prefix"].to_numpy()[second])), dtype=object)
+        theta = np.array([math.log(25.0), math.log(0.3), math.log(0.3), math.log(0.1)]) \
+            if theta0 is None else np.asarray(theta0, dtype=float)
+        # Alternate: hyperparameters (type-II ML) | series of unpaired anchors of a prefix with
+        # series pairs (nearer prediction) | Student-t weights (scale-mixture EM), a few rounds.
+        free = ~first & np.isin(X["prefix"].to_numpy(), self.series_prefixes_)
+        weights = np.ones(len(y)) if weights0 is None else np.asarray(weights0, dtype=float)
+        for _ in range(8 if weights0 is None else 3):
+            theta = self._fit_hyper(X, y, second, theta, weights)
+            new = second
+            if self.series and free.any():
+                p1, p2 = (self._mean(X, np.full(len(X), s)) for s in (False, True))
+                new = np.where(free, np.abs(y - p2) < np.abs(y - p1), second)
+            new_w = weights
+            if self.robust_df is not None:
+                r2 = (y - self._mean(X, new)) ** 2 * self.noise_precision_
+                new_w = (self.robust_df + 1) / (self.robust_df + r2)
+            done = np.array_equal(new, second) and np.allclose(new_w, weights, atol=1e-3)
+            second, weights = new, new_w
+            if done:
+                break
+        self.theta_ = theta
+        self.weights_ = weights
+        self.train_second_ = second
+        return self
+
+    def _fit_hyper(self, X: pd.DataFrame, y: np.ndarray, second: np.ndarray, theta0: np.ndarray,
+                   weights: np.ndarray) -> np.ndarray:
+        phi = self._design(X, second)
+        yc = y - self.y_mean_
+        wphi = phi * weights[:, None]
+        self.gram_, self.xty_, self.yty_ = wphi.T @ phi, wphi.T @ yc, float(yc @ (weights * yc))
+        self.logw_ = float(np.sum(np.log(weights)))
+        bounds = [_LOG_BOUNDS["beta"]] + [_LOG_BOUNDS["tau"]] * 3
+        theta0 = np.clip(theta0, [b[0] for b in bounds], [b[1] for b in bounds])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            res = optimize.minimize(lambda t: -self._posterior(t)[0] + self._hyperprior(t), theta0,
+                                    method="L-BFGS-B", bounds=bounds)
+        theta = res.x
+        _, self.coef_, self.chol_ = self._posterior(theta)
+        self.theta_ = theta
+        return theta
+
+    def _hyperprior(self, theta: np.ndarray) -> float:
+        """Negative log half-normal prior on the shift SDs (MAP instead of plain type-II ML)."""
+        if self.shift_prior_scale is None:
+            return 0.0
+        return float(np.sum(np.exp(2 * theta[1:4])) / (2 * self.shift_prior_scale**2))
+
+    # -- predict ------------------------------------------------------------------------------
+    def _check(self) -> None:
+        if not hasattr(self, "coef_"):
+            raise NotFittedError("StructuralRTModel must be fitted before predict. Got an unfitted model instead.")
+
+    def _mean(self, X: pd.DataFrame, second: np.ndarray) -> np.ndarray:
+        return self._design(X, second) @ self.coef_ + self.y_mean_
+
+    def predict_dist(self, X: pd.DataFrame, rt: np.ndarray | None = None
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Predictive mean, predictive SD and series (True = second) of each row.
+
+        With ``rt`` given, a row of a prefix with second-series anchors takes the series whose
+        prediction is nearer its RT. The SD combines noise, parameter uncertainty and the
+        random-effect variance of levels no anchor has seen.
+        """
+        self._check()
+        n = len(X)
+        second = np.zeros(n, dtype=bool)
+        mean = self._mean(X, second)
+        if self.series and rt is not None:
+            eligible = np.isin(X["prefix"].to_numpy(), self.series_prefixes_)
+            alt = self._mean(X, np.ones(n, dtype=bool))
+            second = eligible & (np.abs(np.asarray(rt) - alt) < np.abs(np.asarray(rt) - mean))
+            mean = np.where(second, alt, mean)
+        phi = self._design(X, second)
+        solved = linalg.cho_solve(self.chol_, phi.T, check_finite=False)
+        var = np.einsum("ij,ji->i", phi, solved) + self.noise_variance_
+        tau_base, tau_prefix, _ = np.exp(self.theta_[1:4])
+        var += np.where(np.isin(X["base_class"].to_numpy(), self.bases_), 0.0, tau_base**2)
+        var += np.where(np.isin(X["prefix"].to_numpy(), self.prefixes_), 0.0, tau_prefix**2)
+        return mean, np.sqrt(var), second
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        return self.predict_dist(X)[0]
+
+    def loo_dist(self, X: pd.DataFrame, y: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Leave-one-out predictive mean, SD and series of every training row, in closed form.
+
+        Conditional on the fitted hyperparameters, Student-t weights and series labels of the
+        other rows: removing row i is a rank-one downdate of the posterior (Sherman-Morrison),
+        so all n held-out predictions cost one p x n solve. The held-out row takes the series
+        nearer its RT, as in :meth:`predict_dist`.
+        """
+        self._check()
+        y = np.asarray(y, dtype=float) - self.y_mean_
+        n = len(X)
+        beta = self.noise_precision_
+        phi = self._design(X, self.train_second_)
+        u = linalg.cho_solve(self.chol_, phi.T, check_finite=False)  # p x n
+        bw = beta * self.weights_
+        h = bw * np.einsum("ij,ji->i", phi, u)
+        r = y - phi @ self.coef_
+        k = 1 + len(self.features)  # column of the series indicator
+        out_mean, out_var = [], []
+        for s in (False, True):
+            alt = phi.copy()
+            alt[:, k] = float(s)
+            at_u = np.einsum("ij,ji->i", alt, u)
+            mean = alt @ self.coef_ - bw * at_u * r / (1 - h)
+            var = (np.einsum("ij,ji->i", alt, linalg.cho_solve(self.chol_, alt.T, check_finite=False))
+                   + bw * at_u**2 / (1 - h))
+            out_mean.append(mean + self.y_mean_)
+            out_var.append(var)
+        eligible = np.isin(X["prefix"].to_numpy(), self.series_prefixes_) if self.series else np.zeros(n, bool)
+        yy = y + self.y_mean_
+        second = eligible & (np.abs(yy - out_mean[1]) < np.abs(yy - out_mean[0]))
+        mean = np.where(second, out_mean[1], out_mean[0])
+        var = np.where(second, out_var[1], out_var[0]) + self.noise_variance_
+        return mean, np.sqrt(var), second
+
+    # -- reporting ----------------------------------------------------------------------------
+    @property
+    def noise_precision_(self) -> float:
+        return float(math.exp(self.theta_[0]))
+
+    @property
+    def noise_variance_(self) -> float:
+        """Variance of the noise distribution (Student-t: scale² · ν / (ν - 2))."""
+        inflate = 1.0 if self.robust_df is None or self.robust_df <= 2 else self.robust_df / (self.robust_df - 2)
+        return inflate / self.noise_precision_
+
+    @property
+    def variance_components_(self) -> dict[str, float]:
+        tau = np.exp(self.theta_[1:4])
+        return {"noise_sd": float(math.sqrt(self.noise_variance_)),
+                "noise_scale": float(self.noise_precision_ ** -0.5), "base_class_sd": float(tau[0]),
+                "prefix_sd": float(tau[1]), "logp_slope_sd": float(tau[2])}
+
+    def coefficients(self) -> dict[str, float]:
+        """Fixed effects in original units (min per unit) and the series offset."""
+        self._check()
+        k = len(self.features)
+        out = {f: float(c) for f, c in zip(self.features, self.coef_[1:1 + k])}
+        out["second_series_offset"] = float(self.coef_[1 + k])
+        return out
+
+    @property
+    def intercept_(self) -> float:
+        """RT at zero for every structural feature (original units)."""
+        k = len(self.features)
+        return float(self.y_mean_ + self.coef_[0] - self.coef_[1:1 + k] @ self.x_mean_)
+
+    def shifts(self) -> pd.DataFrame:
+        """Per-prefix shifts: intercept shift (own + base class) and Log P slope shift."""
+        self._check()
+        k = len(self.features) + 2
+        nb, npf = len(self.bases_), len(self.prefixes_)
+        base = dict(zip(self.bases_, self.coef_[k:k + nb]))
+        pref = dict(zip(self.prefixes_, self.coef_[k + nb:k + nb + npf]))
+        slope = dict(zip(self.slope_prefixes_, self.coef_[k + nb + npf:]))
+        return pd.DataFrame({"prefix": self.prefixes_,
+                             "prefix_shift": [float(pref[p]) for p in self.prefixes_],
+                             "logp_slope_shift": [float(slope.get(p, 0.0)) for p in self.prefixes_]})
+
+    def base_shift(self, base_class: str) -> float:
+        k = len(self.features) + 2
+        idx = np.flatnonzero(self.bases_ == base_class)
+        return float(self.coef_[k + idx[0]]) if idx.size else 0.0
+
+    def logp_slope(self, prefix: np.ndarray) -> np.ndarray:
+        """RT slope per unit Log P for rows of these prefixes (pooled slope + shift)."""
+        k = len(self.features) + 2 + len(self.bases_) + len(self.prefixes_)
+        slope = dict(zip(self.slope_prefixes_, self.coef_[k:]))
+        base = float(self.coef_[1 + list(self.features).index("Log P")])
+        return np.array([base + slope.get(p, 0.0) for p in prefix], dtype=float)
+
+
+def _indicators(values: np.ndarray, levels: np.ndarray) -> np.ndarray:
+    out = np.zeros((values.size, levels.size))
+    if levels.size:
+        pos = np.searchsorted(levels, values)
+        pos = np.clip(pos, 0, levels.size - 1)
+        hit = levels[pos] == values
+        out[np.flatnonzero(hit), pos[hit]] = 1.0
+    return out
+
+
+def _series_labels(X: pd.DataFrame, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(in_pair, second): peaks of one name (within its prefix) ranked by RT; rank >= 1 is second."""
+    frame = pd.DataFrame({"prefix": X["prefix"].to_numpy(), "Name": X["Name"].to_numpy(), "y": y,
+                          "pos": np.arange(len(y))})
+    frame = frame.sort_values(["prefix", "Name", "y", "pos"], kind="stable")
+    size = frame.groupby(["prefix", "Name"], sort=True, dropna=False)["y"].transform("size").to_numpy()
+    rank = frame.groupby(["prefix", "Name"], sort=True, dropna=False).cumcount().to_numpy()
+    in_pair = np.zeros(len(y), bool)
+    second = np.zeros(len(y), bool)
+    in_pair[frame["pos"].to_numpy()] = size >= 2
+    second[frame["pos"].to_numpy()] = (size >= 2) & (rank >= 1)
+    return in_pair, second
+
+
+def normal_quantile(level: float) -> float:
+    return float(stats.norm.ppf(0.5 + level / 2))
