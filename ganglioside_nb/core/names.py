@@ -241,34 +241,49 @@ def _goslin_parser() -> object | None:
     return LipidParser()
 
 
+@functools.lru_cache(maxsize=64)
+def _core_elements(core_class: str) -> tuple[tuple[str, int], ...] | None:
+    """Elements of ``<core_class> 36:1;O2`` from pygoslin (None when it cannot read it)."""
+    parser = _goslin_parser()
+    if parser is None:
+        return None
+    try:
+        formula = parser.parse(f"{core_class} 36:1;O2").get_sum_formula()  # type: ignore[attr-defined]
+    except Exception:  # noqa: BLE001 - pygoslin raises bare exceptions for names it cannot read
+        return None
+    elements: dict[str, int] = {}
+    for symbol, n in _ELEMENT_RE.findall(formula):
+        elements[symbol] = elements.get(symbol, 0) + int(n or 1)
+    return tuple(elements.items())
+
+
 @functools.lru_cache(maxsize=65536)
 def species_formula(name: str) -> tuple[str | None, float | None]:
     """Sum formula and neutral monoisotopic mass of the named species, or (None, None).
 
-    pygoslin gives the unmodified species (core class + ceramide, LIPID MAPS space form);
-    the modification residues are then added. Unknown to pygoslin -> (None, None).
+    pygoslin gives the unmodified core class at ceramide 36:1;O2 (parsed once per class); the
+    sum composition then follows exactly: each extra carbon adds CH2, each double bond removes
+    H2, each extra oxygen adds O; the modification residues are added last. Names pygoslin
+    cannot read, or without an oxygen count, give (None, None).
+
+    >>> species_formula("GM3(36:1;O2)")
+    ('C59H108N2O21', 1180.744458)
     """
     try:
         parsed = parse_name(name)
     except NameParseError:
         return None, None
-    if parsed.oxygen is None:
+    core = _core_elements(parsed.core_class)
+    if parsed.oxygen is None or core is None:
         return None, None
-    parser = _goslin_parser()
-    if parser is None:
-        return None, None
-    try:
-        lipid = parser.parse(f"{parsed.core_class} {parsed.ceramide}")  # type: ignore[attr-defined]
-        base = lipid.get_sum_formula()
-    except Exception:  # noqa: BLE001 - pygoslin raises bare exceptions for names it cannot read
-        return None, None
-    elements: dict[str, int] = {}
-    for symbol, n in _ELEMENT_RE.findall(base):
-        elements[symbol] = elements.get(symbol, 0) + int(n or 1)
+    elements = dict(core)
+    elements["C"] += parsed.a - 36
+    elements["H"] += 2 * (parsed.a - 36) - 2 * (parsed.b - 1)
+    elements["O"] += parsed.oxygen - 2
     for mod, n in parsed.modifications:
         for symbol, k in _RESIDUES[mod].items():
             elements[symbol] = elements.get(symbol, 0) + n * k
-    if any(symbol not in _MONO for symbol in elements):
+    if any(symbol not in _MONO for symbol in elements) or min(elements.values()) < 0:
         return None, None
     order = ["C", "H"] + sorted(s for s in elements if s not in ("C", "H"))
     formula = "".join(f"{s}{elements[s] if elements[s] != 1 else ''}" for s in order if elements.get(s))

@@ -129,9 +129,12 @@ def _flags_text(work: pd.DataFrame) -> np.ndarray:
     n = len(work)
     if not names or n == 0:
         return np.full(n, "", dtype=object)
-    masks = np.column_stack([work[FLAG_PREFIX + f].to_numpy(dtype=bool) for f in names])
-    combos, inverse = np.unique(masks, axis=0, return_inverse=True)
-    texts = np.array([";".join(f for f, on in zip(names, combo) if on) for combo in combos], dtype=object)
+    codes = np.zeros(n, dtype=object if len(names) > 62 else np.int64)
+    for bit, f in enumerate(names):
+        codes += work[FLAG_PREFIX + f].to_numpy(dtype=bool).astype(codes.dtype) * (1 << bit)
+    combos, inverse = np.unique(codes, return_inverse=True)
+    texts = np.array([";".join(f for bit, f in enumerate(names) if int(c) >> bit & 1) for c in combos],
+                     dtype=object)
     return texts[inverse.reshape(-1)]
 
 
@@ -173,18 +176,17 @@ def _assemble(table: pd.DataFrame, work: pd.DataFrame, report: InputReport, raw:
     if "parent_row" in work:
         parent[pos] = work["parent_row"].astype("Int64").to_numpy()
     out["parent_row"] = parent
-    if "confidence" in out:
-        out["confidence"][~np.isin(np.arange(n), pos)] = np.nan
-    # names: LIPID MAPS shorthand, formula and mass (each distinct name once)
-    names = pd.Series(out["Name"], dtype=object)
     ok = np.zeros(n, dtype=bool)
     ok[pos] = True
-    uniq = pd.unique(names[ok])
-    lm = {u: _lipid_maps(u) for u in uniq}
-    fm = {u: species_formula(u) for u in uniq}
-    out["lipid_maps_name"] = names.map(lm).where(ok, "").to_numpy(dtype=object)
-    out["formula"] = names.map(lambda u: (fm.get(u) or (None, None))[0] or "").to_numpy(dtype=object)
-    out["mass"] = names.map(lambda u: (fm.get(u) or (None, None))[1]).to_numpy(dtype=float)
+    if "confidence" in out:
+        out["confidence"][~ok] = np.nan
+    # names: LIPID MAPS shorthand, formula and mass (each distinct name once)
+    codes, uniq = pd.factorize(pd.Series(out["Name"], dtype=object).where(ok))
+    looked_up = [(_lipid_maps(u), *species_formula(u)) for u in uniq]
+    lm = np.array([x[0] for x in looked_up] + [""], dtype=object)
+    formula = np.array([x[1] or "" for x in looked_up] + [""], dtype=object)
+    mass = np.array([np.nan if x[2] is None else x[2] for x in looked_up] + [np.nan], dtype=float)
+    out["lipid_maps_name"], out["formula"], out["mass"] = lm[codes], formula[codes], mass[codes]
     frame = pd.DataFrame(out)
     frame["Anchor"] = frame["Anchor"].astype(bool)
     ordered = [c for c in COMPOUND_COLUMNS if c in frame] + [c for c in EXTRA_COLUMNS if c in frame]
@@ -215,9 +217,9 @@ def _statistics(compounds: pd.DataFrame, models: pd.DataFrame | None, params: An
         judged = (np.isfinite(compounds["predicted_rt"].to_numpy(dtype=float))
                   & bool(accepted) & (status != "rejected"))
     flag_counts: dict[str, int] = {}
-    for text in compounds["flags"]:
+    for text, count in compounds["flags"].value_counts(sort=False).items():
         for f in filter(None, str(text).split(";")):
-            flag_counts[f] = flag_counts.get(f, 0) + 1
+            flag_counts[f] = flag_counts.get(f, 0) + int(count)
     r1 = rule_stats.get("flag_rt_outliers", {})
     return {
         "total_rows": len(compounds), "rejected_rows": len(compounds) - analysed,

@@ -21,6 +21,7 @@ nearer its RT (the held-out anchor in validation makes the same choice).
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ from scipy import linalg, optimize, stats
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.linear_model import BayesianRidge
 from sklearn.model_selection import KFold, LeaveOneOut
+from threadpoolctl import threadpool_limits
 
 from ..errors import NotFittedError
 
@@ -171,6 +173,16 @@ def fit_reference_group(train: pd.DataFrame, *, max_features_ratio: float, seed:
 # ============================================================================================
 # structural mode
 # ============================================================================================
+def _single_blas_thread(method: Any) -> Any:
+    """Run with one BLAS thread: the matrices are small (p < a few hundred), and on a busy
+    machine multi-threaded BLAS was measured 30x slower on them (spinning threads)."""
+    @functools.wraps(method)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with threadpool_limits(limits=1, user_api="blas"):
+            return method(*args, **kwargs)
+    return wrapper
+
+
 _LOG_BOUNDS = {"beta": (math.log(1e-2), math.log(1e6)), "tau": (math.log(1e-4), math.log(20.0))}
 
 
@@ -199,10 +211,16 @@ class StructuralRTModel(RegressorMixin, BaseEstimator):
         self.shift_prior_scale = shift_prior_scale
 
     # -- design -------------------------------------------------------------------------------
-    def _design(self, X: pd.DataFrame, second: np.ndarray) -> np.ndarray:
+    @property
+    def _series_column(self) -> int:
+        return 1 + len(self.features)
+
+    def _design(self, X: pd.DataFrame, second: np.ndarray | None = None) -> np.ndarray:
+        """Design matrix; the series column holds ``second`` (0 when omitted)."""
         n = len(X)
         fixed = X[list(self.features)].to_numpy(dtype=float) - self.x_mean_
-        cols = [np.ones((n, 1)), fixed, second.reshape(-1, 1).astype(float)]
+        series = np.zeros((n, 1)) if second is None else second.reshape(-1, 1).astype(float)
+        cols = [np.ones((n, 1)), fixed, series]
         cols.append(_indicators(X["base_class"].to_numpy(), self.bases_))
         cols.append(_indicators(X["prefix"].to_numpy(), self.prefixes_))
         logp = X["Log P"].to_numpy(dtype=float) - self.logp_mean_
@@ -233,10 +251,12 @@ class StructuralRTModel(RegressorMixin, BaseEstimator):
         return float(ev), m, chol
 
     # -- fit ----------------------------------------------------------------------------------
+    @_single_blas_thread
     def fit(self, X: pd.DataFrame, y: Any, theta0: np.ndarray | None = None,
-            weights0: np.ndarray | None = None) -> StructuralRTModel:
+            weights0: np.ndarray | None = None, optimise: bool = True) -> StructuralRTModel:
         """Fit on anchors ``X`` / RT ``y``; ``theta0`` / ``weights0`` warm-start the
-        hyperparameters and Student-t weights (used by cross-validation refits)."""
+        hyperparameters and Student-t weights (used by cross-validation refits); with
+        ``optimise=False`` the hyperparameters stay at ``theta0``."""
         y = np.asarray(y, dtype=float)
         if len(X) != y.size or y.size < 2:
             raise ValueError(f"X and y must have the same length >= 2. Got {len(X)} and {y.size} instead.")
@@ -255,17 +275,20 @@ class StructuralRTModel(RegressorMixin, BaseEstimator):
             if theta0 is None else np.asarray(theta0, dtype=float)
         # Alternate: hyperparameters (type-II ML) | series of unpaired anchors of a prefix with
         # series pairs (nearer prediction) | Student-t weights (scale-mixture EM), a few rounds.
-        free = ~first & np.isin(X["prefix"].to_numpy(), self.series_prefixes_)
+        free = ~first & _member(X["prefix"].to_numpy(), self.series_prefixes_)
         weights = np.ones(len(y)) if weights0 is None else np.asarray(weights0, dtype=float)
+        phi = self._design(X)
+        k = self._series_column
         for _ in range(8 if weights0 is None else 3):
-            theta = self._fit_hyper(X, y, second, theta, weights)
-            new = second
-            if self.series and free.any():
-                p1, p2 = (self._mean(X, np.full(len(X), s)) for s in (False, True))
-                new = np.where(free, np.abs(y - p2) < np.abs(y - p1), second)
+            phi[:, k] = second
+            theta = self._fit_hyper(phi, y, theta, weights, optimise)
+            phi[:, k] = 0.0
+            p1 = phi @ self.coef_ + self.y_mean_
+            p2 = p1 + self.coef_[k]
+            new = np.where(free, np.abs(y - p2) < np.abs(y - p1), second) if self.series else second
             new_w = weights
             if self.robust_df is not None:
-                r2 = (y - self._mean(X, new)) ** 2 * self.noise_precision_
+                r2 = (y - np.where(new, p2, p1)) ** 2 * self.noise_precision_
                 new_w = (self.robust_df + 1) / (self.robust_df + r2)
             done = np.array_equal(new, second) and np.allclose(new_w, weights, atol=1e-3)
             second, weights = new, new_w
@@ -276,20 +299,20 @@ class StructuralRTModel(RegressorMixin, BaseEstimator):
         self.train_second_ = second
         return self
 
-    def _fit_hyper(self, X: pd.DataFrame, y: np.ndarray, second: np.ndarray, theta0: np.ndarray,
-                   weights: np.ndarray) -> np.ndarray:
-        phi = self._design(X, second)
+    def _fit_hyper(self, phi: np.ndarray, y: np.ndarray, theta0: np.ndarray,
+                   weights: np.ndarray, optimise: bool = True) -> np.ndarray:
         yc = y - self.y_mean_
         wphi = phi * weights[:, None]
         self.gram_, self.xty_, self.yty_ = wphi.T @ phi, wphi.T @ yc, float(yc @ (weights * yc))
         self.logw_ = float(np.sum(np.log(weights)))
         bounds = [_LOG_BOUNDS["beta"]] + [_LOG_BOUNDS["tau"]] * 3
         theta0 = np.clip(theta0, [b[0] for b in bounds], [b[1] for b in bounds])
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            res = optimize.minimize(lambda t: -self._posterior(t)[0] + self._hyperprior(t), theta0,
-                                    method="L-BFGS-B", bounds=bounds)
-        theta = res.x
+        theta = theta0
+        if optimise:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                theta = optimize.minimize(lambda t: -self._posterior(t)[0] + self._hyperprior(t),
+                                          theta0, method="L-BFGS-B", bounds=bounds).x
         _, self.coef_, self.chol_ = self._posterior(theta)
         self.theta_ = theta
         return theta
@@ -305,37 +328,45 @@ class StructuralRTModel(RegressorMixin, BaseEstimator):
         if not hasattr(self, "coef_"):
             raise NotFittedError("StructuralRTModel must be fitted before predict. Got an unfitted model instead.")
 
-    def _mean(self, X: pd.DataFrame, second: np.ndarray) -> np.ndarray:
-        return self._design(X, second) @ self.coef_ + self.y_mean_
-
-    def predict_dist(self, X: pd.DataFrame, rt: np.ndarray | None = None
+    @_single_blas_thread
+    def predict_dist(self, X: pd.DataFrame, rt: np.ndarray | None = None, chunk: int = 100_000,
                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Predictive mean, predictive SD and series (True = second) of each row.
 
         With ``rt`` given, a row of a prefix with second-series anchors takes the series whose
         prediction is nearer its RT. The SD combines noise, parameter uncertainty and the
-        random-effect variance of levels no anchor has seen.
+        random-effect variance of levels no anchor has seen. Rows are processed in chunks so
+        that memory stays bounded on large tables.
         """
         self._check()
         n = len(X)
+        mean, var = np.empty(n), np.empty(n)
         second = np.zeros(n, dtype=bool)
-        mean = self._mean(X, second)
-        if self.series and rt is not None:
-            eligible = np.isin(X["prefix"].to_numpy(), self.series_prefixes_)
-            alt = self._mean(X, np.ones(n, dtype=bool))
-            second = eligible & (np.abs(np.asarray(rt) - alt) < np.abs(np.asarray(rt) - mean))
-            mean = np.where(second, alt, mean)
-        phi = self._design(X, second)
-        solved = linalg.cho_solve(self.chol_, phi.T, check_finite=False)
-        var = np.einsum("ij,ji->i", phi, solved) + self.noise_variance_
+        k = self._series_column
         tau_base, tau_prefix, _ = np.exp(self.theta_[1:4])
-        var += np.where(np.isin(X["base_class"].to_numpy(), self.bases_), 0.0, tau_base**2)
-        var += np.where(np.isin(X["prefix"].to_numpy(), self.prefixes_), 0.0, tau_prefix**2)
+        for lo in range(0, n, chunk):
+            part = X.iloc[lo:lo + chunk]
+            phi = self._design(part)
+            m0 = phi @ self.coef_ + self.y_mean_
+            s = np.zeros(len(part), dtype=bool)
+            if self.series and rt is not None:
+                r = np.asarray(rt, dtype=float)[lo:lo + chunk]
+                eligible = _member(part["prefix"].to_numpy(), self.series_prefixes_)
+                s = eligible & (np.abs(r - m0 - self.coef_[k]) < np.abs(r - m0))
+            phi[:, k] = s
+            solved = linalg.cho_solve(self.chol_, phi.T, check_finite=False)
+            v = np.einsum("ij,ji->i", phi, solved) + self.noise_variance_
+            v += np.where(_member(part["base_class"].to_numpy(), self.bases_), 0.0, tau_base**2)
+            v += np.where(_member(part["prefix"].to_numpy(), self.prefixes_), 0.0, tau_prefix**2)
+            mean[lo:lo + chunk] = m0 + s * self.coef_[k]
+            var[lo:lo + chunk] = v
+            second[lo:lo + chunk] = s
         return mean, np.sqrt(var), second
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         return self.predict_dist(X)[0]
 
+    @_single_blas_thread
     def loo_dist(self, X: pd.DataFrame, y: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Leave-one-out predictive mean, SD and series of every training row, in closed form.
 
@@ -364,7 +395,7 @@ class StructuralRTModel(RegressorMixin, BaseEstimator):
                    + bw * at_u**2 / (1 - h))
             out_mean.append(mean + self.y_mean_)
             out_var.append(var)
-        eligible = np.isin(X["prefix"].to_numpy(), self.series_prefixes_) if self.series else np.zeros(n, bool)
+        eligible = _member(X["prefix"].to_numpy(), self.series_prefixes_) if self.series else np.zeros(n, bool)
         yy = y + self.y_mean_
         second = eligible & (np.abs(yy - out_mean[1]) < np.abs(yy - out_mean[0]))
         mean = np.where(second, out_mean[1], out_mean[0])
@@ -431,11 +462,14 @@ class StructuralRTModel(RegressorMixin, BaseEstimator):
 def _indicators(values: np.ndarray, levels: np.ndarray) -> np.ndarray:
     out = np.zeros((values.size, levels.size))
     if levels.size:
-        pos = np.searchsorted(levels, values)
-        pos = np.clip(pos, 0, levels.size - 1)
-        hit = levels[pos] == values
-        out[np.flatnonzero(hit), pos[hit]] = 1.0
+        codes = pd.Index(levels).get_indexer(values)  # hash lookup; -1 for unseen levels
+        hit = codes >= 0
+        out[np.flatnonzero(hit), codes[hit]] = 1.0
     return out
+
+
+def _member(values: np.ndarray, levels: np.ndarray) -> np.ndarray:
+    return pd.Index(levels).get_indexer(values) >= 0 if levels.size else np.zeros(len(values), bool)
 
 
 def _series_labels(X: pd.DataFrame, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -170,7 +170,8 @@ def structural_out_of_sample(anchors: pd.DataFrame, params: AnalysisParams, full
     Leave-one-out by default: in closed form, conditional on the full fit's hyperparameters
     (``refit=False``), or by refitting everything without each anchor (``refit=True``).
     K-fold (shuffled with ``params.seed``) when ``folds`` is given or when there are more anchors
-    than ``params.loo_max_anchors`` (then 10-fold); folds always refit.
+    than ``params.loo_max_anchors`` (then 10-fold); folds refit the coefficients, weights and
+    series, and the hyperparameters too when ``refit`` is true.
     """
     n = len(anchors)
     rt = anchors["RT"].to_numpy(dtype=float)
@@ -188,7 +189,8 @@ def structural_out_of_sample(anchors: pd.DataFrame, params: AnalysisParams, full
     second = np.zeros(n, dtype=bool)
     for train, test in splits:
         model = StructuralRTModel(min_anchors_slope=params.min_anchors).fit(
-            anchors.iloc[train], rt[train], theta0=full.theta_, weights0=full.weights_[train])
+            anchors.iloc[train], rt[train], theta0=full.theta_, weights0=full.weights_[train],
+            optimise=refit)
         mean[test], sd[test], second[test] = model.predict_dist(anchors.iloc[test], rt=rt[test])
     return mean, sd, second, method
 
