@@ -1,0 +1,134 @@
+"""Rule 10: a per-row confidence score in [0, 1] (ALGORITHM.md §6.6).
+
+confidence = F · S · Q · P · C, with
+
+* F, residual: 1 / (1 + (|z| / T)⁴), T = ``outlier_threshold`` (1 at z = 0, 0.5 at |z| = T);
+* S, support: 0.5 + 0.5 · n / (n + 2), n = ``n_anchors_prefix``;
+* Q, model quality: 0.5 + 0.5 · max(0, ``model_r2``);
+* P, precision: 0.5 + 0.5 · min(1, ``noise_sd`` / ``predictive_sd``);
+* C, rules: Π (1 − w_f) over the row's warning flags (every ``flag__*`` column set on the row,
+  weights from ``_base.flag_weight``; notes weigh 0).
+
+A row has a model prediction when ``predicted_rt`` and ``z`` are finite and it is not a
+reference-mode "trusted" anchor (flag ``trusted_anchor``: its "prediction" is its own RT, no
+model checked it). Without one, a non-anchor scores 0 and an anchor 0.5 · C. **Missing evidence
+is scored at its floor**: with a prediction but a missing ``model_r2``, or a missing /
+non-finite noise-to-predictive SD ratio, that factor takes its lowest value 0.5, never a middle
+value; a missing ``n_anchors_prefix`` counts as 0 anchors.
+Levels: high ≥ 0.8, medium ≥ 0.6, low ≥ 0.4, else very_low. The score is a documented ranking
+aid, not a calibrated probability.
+
+Pure ring: numpy and pandas only.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from ._base import FLAG_PREFIX, RuleOutcome, flag_weight
+
+if TYPE_CHECKING:
+    from ...params import AnalysisParams
+
+__all__ = ["CONFIDENCE_LEVELS", "confidence_factors", "confidence_level", "derive_confidence"]
+
+#: (lower bound, level), highest first.
+CONFIDENCE_LEVELS: tuple[tuple[float, str], ...] = (
+    (0.8, "high"), (0.6, "medium"), (0.4, "low"), (-np.inf, "very_low"))
+
+
+def _float(table: pd.DataFrame, column: str) -> np.ndarray:
+    if column not in table:
+        return np.full(len(table), np.nan)
+    return pd.to_numeric(table[column]).to_numpy(dtype=float, na_value=np.nan)
+
+
+def confidence_factors(table: pd.DataFrame, params: AnalysisParams) -> pd.DataFrame:
+    """The five factors F, S, Q, P, C of every row, plus ``has_prediction``.
+
+    Parameters
+    ----------
+    table : DataFrame
+        Working table after Rules 1-9 (``z``, ``predicted_rt``, ``n_anchors_prefix``,
+        ``model_r2``, ``noise_sd``, ``predictive_sd``, ``Anchor``, ``flag__*`` columns).
+    params : AnalysisParams
+        ``outlier_threshold``.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``F``, ``S``, ``Q``, ``P``, ``C`` (float) and ``has_prediction`` (bool), aligned
+        with ``table``.
+    """
+    z = _float(table, "z")
+    has_prediction = np.isfinite(_float(table, "predicted_rt")) & np.isfinite(z)
+    trusted = FLAG_PREFIX + "trusted_anchor"
+    if trusted in table:
+        has_prediction &= ~table[trusted].to_numpy(dtype=bool)
+    t = params.outlier_threshold
+    # Clipped so that the fourth power cannot overflow; F is ~1e-200 there anyway.
+    u = np.minimum(np.abs(np.nan_to_num(z)) / t, 1e50)
+    f = np.where(has_prediction, 1.0 / (1.0 + u**4), 0.0)
+    n_anchors = np.nan_to_num(_float(table, "n_anchors_prefix"), nan=0.0).clip(min=0.0)
+    s = 0.5 + 0.5 * n_anchors / (n_anchors + 2.0)
+    r2 = _float(table, "model_r2")
+    q = 0.5 + 0.5 * np.clip(np.nan_to_num(r2, nan=0.0), 0.0, 1.0)
+    noise, spread = _float(table, "noise_sd"), _float(table, "predictive_sd")
+    ratio = np.full(len(table), np.nan)
+    usable = np.isfinite(noise) & np.isfinite(spread) & (spread > 0)
+    np.divide(noise, spread, out=ratio, where=usable)
+    p = 0.5 + 0.5 * np.clip(np.nan_to_num(ratio, nan=0.0), 0.0, 1.0)
+    c = np.ones(len(table))
+    for column in table.columns:
+        name = str(column)
+        if name.startswith(FLAG_PREFIX):
+            weight = flag_weight(name[len(FLAG_PREFIX):])
+            if weight > 0:
+                c *= np.where(table[column].to_numpy(dtype=bool), 1.0 - weight, 1.0)
+    return pd.DataFrame({"F": f, "S": s, "Q": q, "P": p, "C": c, "has_prediction": has_prediction})
+
+
+def confidence_level(score: np.ndarray) -> np.ndarray:
+    """Level text of each score (high ≥ 0.8, medium ≥ 0.6, low ≥ 0.4, else very_low).
+
+    >>> confidence_level(np.array([0.95, 0.6, 0.1])).tolist()
+    ['high', 'medium', 'very_low']
+    """
+    score = np.asarray(score, dtype=float)
+    bounds = np.array([b for b, _ in CONFIDENCE_LEVELS[:-1]])[::-1]  # 0.4, 0.6, 0.8
+    labels = np.array([lvl for _, lvl in CONFIDENCE_LEVELS][::-1], dtype=object)
+    return labels[np.searchsorted(bounds, score, side="right")]
+
+
+def derive_confidence(table: pd.DataFrame, params: AnalysisParams) -> RuleOutcome:
+    """Confidence score and level of every row (Rule 10).
+
+    Returns
+    -------
+    RuleOutcome
+        Columns ``confidence`` (float in [0, 1]) and ``confidence_level`` (text); statistics
+        ``mean_confidence``, ``levels`` (row count per level), ``above_0_9`` and the mean of each
+        factor over rows with a prediction.
+    """
+    factors = confidence_factors(table, params)
+    anchor = (table["Anchor"].to_numpy(dtype=bool) if "Anchor" in table
+              else np.zeros(len(table), dtype=bool))
+    predicted = factors["has_prediction"].to_numpy()
+    f, s, q, p, c = (factors[k].to_numpy() for k in ("F", "S", "Q", "P", "C"))
+    score = np.where(predicted, f * s * q * p * c, np.where(anchor, 0.5 * c, 0.0))
+    score = np.clip(score, 0.0, 1.0)
+    levels = confidence_level(score)
+    n_pred = int(predicted.sum())
+    statistics = {
+        "mean_confidence": float(score.mean()) if len(score) else None,
+        "levels": {lvl: int(np.count_nonzero(levels == lvl)) for _, lvl in CONFIDENCE_LEVELS},
+        "above_0_9": int((score > 0.9).sum()),
+        "rows_with_prediction": n_pred,
+        "mean_factors": {k: (float(v[predicted].mean()) if n_pred else None)
+                         for k, v in zip("FSQPC", (f, s, q, p, c), strict=True)},
+    }
+    return RuleOutcome(columns={"confidence": score, "confidence_level": levels},
+                       statistics=statistics)
