@@ -5,48 +5,68 @@ chemistry rules, with the reasons shown and a traceable record.
 >>> result = gnb.analyze(gnb.datasets.sample_path())          # doctest: +SKIP
 >>> result.compounds.head()                                      # doctest: +SKIP
 
-``import ganglioside_nb`` loads only the pure core (numpy, pandas, scikit-learn, scipy); the
-persistence, execution and widget layers are imported on demand.
+``import ganglioside_nb`` is cheap: the public names below are loaded on first use (PEP 562),
+and only ever from the pure core (numpy, pandas, scipy, scikit-learn); the persistence,
+execution and widget layers are separate subpackages imported on demand.
 """
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
 
-from . import datasets
-from .core.events import ProgressEvent
-from .core.names import GangliosideName, format_name, is_valid_name, parse_name
-from .core.pipeline import analyze
-from .core.results import AnalysisResult, InputReport
-from .core.validation import ModelValidation, validate_model
-from .errors import (
-    EmptyAnalysisError,
-    GangliosideError,
-    InputFormatError,
-    InvalidParameterError,
-    NameParseError,
-)
-from .io.readers import read_table
-from .params import AnalysisParams
+_LAZY: dict[str, str] = {
+    "AnalysisParams": "ganglioside_nb.params",
+    "AnalysisResult": "ganglioside_nb.core.results",
+    "EmptyAnalysisError": "ganglioside_nb.errors",
+    "GangliosideError": "ganglioside_nb.errors",
+    "GangliosideName": "ganglioside_nb.core.names",
+    "InputFormatError": "ganglioside_nb.errors",
+    "InputReport": "ganglioside_nb.core.results",
+    "InvalidParameterError": "ganglioside_nb.errors",
+    "ModelValidation": "ganglioside_nb.core.validation",
+    "NameParseError": "ganglioside_nb.errors",
+    "ProgressEvent": "ganglioside_nb.core.events",
+    "analyze": "ganglioside_nb.core.pipeline",
+    "datasets": "ganglioside_nb.datasets",
+    "format_name": "ganglioside_nb.core.names",
+    "is_valid_name": "ganglioside_nb.core.names",
+    "parse_name": "ganglioside_nb.core.names",
+    "read_table": "ganglioside_nb.io.readers",
+    "validate_model": "ganglioside_nb.core.validation",
+}
 
-__all__ = [
-    "AnalysisParams",
-    "AnalysisResult",
-    "EmptyAnalysisError",
-    "GangliosideError",
-    "GangliosideName",
-    "InputFormatError",
-    "InputReport",
-    "InvalidParameterError",
-    "ModelValidation",
-    "NameParseError",
-    "ProgressEvent",
-    "__version__",
-    "analyze",
-    "datasets",
-    "format_name",
-    "is_valid_name",
-    "parse_name",
-    "read_table",
-    "validate_model",
-]
+__all__ = sorted([*_LAZY, "__version__"])
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'ganglioside_nb' has no attribute {name!r}")
+    module = importlib.import_module(_LAZY[name])
+    value = module if name == "datasets" else getattr(module, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
+    from . import datasets
+    from .core.events import ProgressEvent
+    from .core.names import GangliosideName, format_name, is_valid_name, parse_name
+    from .core.pipeline import analyze
+    from .core.results import AnalysisResult, InputReport
+    from .core.validation import ModelValidation, validate_model
+    from .errors import (
+        EmptyAnalysisError,
+        GangliosideError,
+        InputFormatError,
+        InvalidParameterError,
+        NameParseError,
+    )
+    from .io.readers import read_table
+    from .params import AnalysisParams

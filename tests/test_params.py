@@ -28,7 +28,8 @@ def test_frozen_hashable_picklable():
 
 
 @pytest.mark.parametrize(("key", "value", "match"), [
-    ("rt_tolerance", -0.5, r"'rt_tolerance' parameter of AnalysisParams must be a number in the range \[0.01, 0.5\]. Got -0.5 instead."),
+    ("rt_tolerance", -0.5, r"'rt_tolerance' parameter of AnalysisParams must be a number in the "
+                           r"range \[0.01, 0.5\]. Got -0.5 instead."),
     ("mode", "fast", r"must be one of 'structural', 'reference'. Got 'fast' instead."),
     ("min_anchors", 2.5, r"must be an integer in the range \[3, 50\]"),
     ("r2_threshold", True, r"Got True instead"),

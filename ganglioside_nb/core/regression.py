@@ -97,7 +97,8 @@ class ReferenceFit:
 
     @property
     def coef_original(self) -> dict[str, float]:
-        return {f: float(c / s) for f, c, s in zip(self.features, self.estimator.coef_, self.scale)}
+        coef = self.estimator.coef_
+        return {f: float(c / s) for f, c, s in zip(self.features, coef, self.scale, strict=True)}
 
     @property
     def intercept_original(self) -> float:
@@ -162,7 +163,7 @@ def fit_reference_group(train: pd.DataFrame, *, max_features_ratio: float, seed:
     if metrics["r2"] > 0.98 and n < 10:
         notes.append(f"{prefix}: R²={metrics['r2']:.3f} with only {n} samples suggests overfitting")
     expected = {"Log P": 1, "a": 1, "b": -1}
-    for f, c in zip(features, estimator.coef_):
+    for f, c in zip(features, estimator.coef_, strict=True):
         if np.sign(c) not in (0, expected[f]):
             notes.append(f"{prefix}: {f} coefficient is {'positive' if c > 0 else 'negative'} "
                          f"({c:.4f}), chromatography expects {'positive' if expected[f] > 0 else 'negative'}")
@@ -246,7 +247,8 @@ class StructuralRTModel(RegressorMixin, BaseEstimator):
         m = beta * linalg.cho_solve(chol, self.xty_, check_finite=False)
         sse = self.yty_ - 2 * m @ self.xty_ + m @ self.gram_ @ m
         logdet = 2 * np.sum(np.log(np.diag(chol[0])))
-        ev = 0.5 * (np.sum(np.log(lam)) + self.n_ * theta[0] + self.logw_ - logdet - beta * sse - m @ (lam * m)
+        ev = 0.5 * (np.sum(np.log(lam)) + self.n_ * theta[0] + self.logw_ - logdet - beta * sse
+                    - m @ (lam * m)
                     - self.n_ * math.log(2 * math.pi))
         return float(ev), m, chol
 
@@ -326,7 +328,8 @@ class StructuralRTModel(RegressorMixin, BaseEstimator):
     # -- predict ------------------------------------------------------------------------------
     def _check(self) -> None:
         if not hasattr(self, "coef_"):
-            raise NotFittedError("StructuralRTModel must be fitted before predict. Got an unfitted model instead.")
+            raise NotFittedError("StructuralRTModel must be fitted before predict. "
+                                 "Got an unfitted model instead.")
 
     @_single_blas_thread
     def predict_dist(self, X: pd.DataFrame, rt: np.ndarray | None = None, chunk: int = 100_000,
@@ -395,7 +398,8 @@ class StructuralRTModel(RegressorMixin, BaseEstimator):
                    + bw * at_u**2 / (1 - h))
             out_mean.append(mean + self.y_mean_)
             out_var.append(var)
-        eligible = _member(X["prefix"].to_numpy(), self.series_prefixes_) if self.series else np.zeros(n, bool)
+        eligible = (_member(X["prefix"].to_numpy(), self.series_prefixes_) if self.series
+                    else np.zeros(n, bool))
         yy = y + self.y_mean_
         second = eligible & (np.abs(yy - out_mean[1]) < np.abs(yy - out_mean[0]))
         mean = np.where(second, out_mean[1], out_mean[0])
@@ -410,7 +414,8 @@ class StructuralRTModel(RegressorMixin, BaseEstimator):
     @property
     def noise_variance_(self) -> float:
         """Variance of the noise distribution (Student-t: scale² · ν / (ν - 2))."""
-        inflate = 1.0 if self.robust_df is None or self.robust_df <= 2 else self.robust_df / (self.robust_df - 2)
+        df = self.robust_df
+        inflate = 1.0 if df is None or df <= 2 else df / (df - 2)
         return inflate / self.noise_precision_
 
     @property
@@ -424,7 +429,7 @@ class StructuralRTModel(RegressorMixin, BaseEstimator):
         """Fixed effects in original units (min per unit) and the series offset."""
         self._check()
         k = len(self.features)
-        out = {f: float(c) for f, c in zip(self.features, self.coef_[1:1 + k])}
+        out = {f: float(c) for f, c in zip(self.features, self.coef_[1:1 + k], strict=True)}
         out["second_series_offset"] = float(self.coef_[1 + k])
         return out
 
@@ -439,9 +444,8 @@ class StructuralRTModel(RegressorMixin, BaseEstimator):
         self._check()
         k = len(self.features) + 2
         nb, npf = len(self.bases_), len(self.prefixes_)
-        base = dict(zip(self.bases_, self.coef_[k:k + nb]))
-        pref = dict(zip(self.prefixes_, self.coef_[k + nb:k + nb + npf]))
-        slope = dict(zip(self.slope_prefixes_, self.coef_[k + nb + npf:]))
+        pref = dict(zip(self.prefixes_, self.coef_[k + nb:k + nb + npf], strict=True))
+        slope = dict(zip(self.slope_prefixes_, self.coef_[k + nb + npf:], strict=True))
         return pd.DataFrame({"prefix": self.prefixes_,
                              "prefix_shift": [float(pref[p]) for p in self.prefixes_],
                              "logp_slope_shift": [float(slope.get(p, 0.0)) for p in self.prefixes_]})
@@ -454,7 +458,7 @@ class StructuralRTModel(RegressorMixin, BaseEstimator):
     def logp_slope(self, prefix: np.ndarray) -> np.ndarray:
         """RT slope per unit Log P for rows of these prefixes (pooled slope + shift)."""
         k = len(self.features) + 2 + len(self.bases_) + len(self.prefixes_)
-        slope = dict(zip(self.slope_prefixes_, self.coef_[k:]))
+        slope = dict(zip(self.slope_prefixes_, self.coef_[k:], strict=True))
         base = float(self.coef_[1 + list(self.features).index("Log P")])
         return np.array([base + slope.get(p, 0.0) for p in prefix], dtype=float)
 

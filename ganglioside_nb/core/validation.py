@@ -50,7 +50,8 @@ class ModelValidation:
 
     def _repr_html_(self) -> str:
         table = self.per_model.to_html(index=False, border=0, float_format="{:.4f}".format, na_rep="")
-        return f"<div><b>Model validation</b><pre>{html.escape(self.summary().splitlines()[0])}</pre>{table}</div>"
+        head = html.escape(self.summary().splitlines()[0])
+        return f"<div><b>Model validation</b><pre>{head}</pre>{table}</div>"
 
 
 def _splits(n: int, cv: str | int, seed: int) -> tuple[list[tuple[np.ndarray, np.ndarray]], str]:

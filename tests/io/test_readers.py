@@ -12,8 +12,9 @@ import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from ganglioside_nb.core.validate import UncachedFormula
+from ganglioside_nb.core.validate import UncachedFormula, validate_input
 from ganglioside_nb.errors import InputFormatError
 from ganglioside_nb.io.readers import RawTable, read_table
 from ganglioside_nb.testing.strategies import MessyCsv, csv_bytes
@@ -382,3 +383,16 @@ def test_messy_csv_reads_back_exactly(messy: MessyCsv) -> None:
     assert list(raw.extras.columns) == list(messy.extras)
     for name, values in messy.extras.items():
         assert raw.extras[name].tolist() == values
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(csv_bytes(max_rows=4), st.integers(0, 10_000), st.integers(0, 4),
+       st.binary(max_size=3) | st.sampled_from((b'"', b"\n", b"\x00", b"\xe9", b";", b",")))
+def test_damaged_csv_raises_only_input_format_errors(messy: MessyCsv, at: int, cut: int,
+                                                      junk: bytes) -> None:
+    at %= len(messy.data) + 1
+    damaged = messy.data[:at] + junk + messy.data[at + cut:]
+    try:
+        validate_input(read_table(damaged, filename="damaged.csv"))
+    except InputFormatError as error:  # EmptyAnalysisError included
+        assert "\n" not in str(error) and "'damaged.csv'" in str(error)

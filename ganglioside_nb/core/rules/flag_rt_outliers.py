@@ -132,10 +132,10 @@ def _reference(table: pd.DataFrame, params: AnalysisParams) -> RuleOutcome:
         model_rows.append({
             "model": prefix, "mode": "reference", "scope": "prefix", "features": ", ".join(fit.features),
             "coefficients": fit.coef_original, "intercept": fit.intercept_original,
-            "coefficients_standardized": dict(zip(fit.features, map(float, est.coef_))),
+            "coefficients_standardized": dict(zip(fit.features, map(float, est.coef_), strict=True)),
             "intercept_standardized": float(est.intercept_),
-            "scaler_mean": dict(zip(fit.features, map(float, fit.mean))),
-            "scaler_scale": dict(zip(fit.features, map(float, fit.scale))),
+            "scaler_mean": dict(zip(fit.features, map(float, fit.mean), strict=True)),
+            "scaler_scale": dict(zip(fit.features, map(float, fit.scale), strict=True)),
             "n_anchors": n_anchor, "n_rows": len(pos), "validation": fit.validation,
             **fit.metrics, "train_r2": fit.train_r2, "adjusted_r2": fit.adjusted_r2,
             "alpha_noise_precision": float(est.alpha_), "lambda_weight_precision": float(est.lambda_),
@@ -281,7 +281,7 @@ def _structural(table: pd.DataFrame, params: AnalysisParams) -> RuleOutcome:
         "warnings": "",
     }
     rows = [pooled]
-    base_of = dict(zip(prefix, table["base_class"].to_numpy()))
+    base_of = dict(zip(prefix, table["base_class"].to_numpy(), strict=True))
     for p in sorted(set(prefix)):
         member = prefix == p
         v = val[val["prefix"] == p]
