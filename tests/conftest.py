@@ -1,21 +1,24 @@
-"""Shared test resources: paths of the shared golden data and of the bundled samples."""
+"""Shared test resources.
+
+The original platform's golden outputs are copied under ``tests/data/reference`` (from
+``../shared/data/reference``) so that the suite runs from any clone; the sample tables come from
+the package's own data (``ganglioside_nb.datasets``).
+"""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("GANGLIOSIDE_SHARED", ROOT.parent / "shared"))
-REFERENCE = SHARED / "data" / "reference"
+from ganglioside_nb.datasets import sample_path
+
+DATA = Path(__file__).resolve().parent / "data"
+REFERENCE = DATA / "reference"
+SAMPLE = sample_path("testwork_user")
+SAMPLE_5 = sample_path("testwork")
 
 
 @pytest.fixture(scope="session")
 def reference_dir() -> Path:
-    if not REFERENCE.is_dir():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"golden data missing under CI: {REFERENCE}")
-        pytest.skip(f"golden data not found at {REFERENCE} (set GANGLIOSIDE_SHARED)")
     return REFERENCE

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -17,12 +16,11 @@ import pandas as pd
 import pytest
 
 from ganglioside_nb.core.names import parse_names
+from tests.conftest import REFERENCE
+from tests.conftest import SAMPLE as SAMPLE
 
-#: ``../shared/data`` relative to the repository root (ALGORITHM.md, "Data files").
-DATA = Path(__file__).resolve().parents[3].parent / "shared" / "data"
-SAMPLE = DATA / "testwork_user.csv"
-GOLDEN_COMPOUNDS = DATA / "reference" / "v2_testwork_user_compounds.csv"
-GOLDEN_SUMMARY = DATA / "reference" / "v2_testwork_user_summary.json"
+GOLDEN_COMPOUNDS = REFERENCE / "v2_testwork_user_compounds.csv"
+GOLDEN_SUMMARY = REFERENCE / "v2_testwork_user_summary.json"
 
 
 def working_table(raw: pd.DataFrame) -> pd.DataFrame:

@@ -8,11 +8,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import tests.conftest as _conftest
 from ganglioside_nb.core.names import CATEGORY_ORDER, parse_names
 from ganglioside_nb.core.rules.check_cross_prefix import check_cross_prefix, outlying_slopes
 from ganglioside_nb.params import AnalysisParams
 
-SAMPLE = "/work/shared/data/testwork_user.csv"
+SAMPLE = str(_conftest.SAMPLE)
 STRUCTURAL = AnalysisParams()
 REFERENCE = AnalysisParams(mode="reference")
 

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import tests.conftest as _conftest
 from ganglioside_nb.core.names import parse_names
 from ganglioside_nb.core.rules.check_modifications import (
     CHECKED_MODIFICATIONS,
@@ -17,7 +18,7 @@ from ganglioside_nb.core.rules.check_modifications import (
 )
 from ganglioside_nb.params import AnalysisParams
 
-SAMPLE = "/work/shared/data/testwork_user.csv"
+SAMPLE = str(_conftest.SAMPLE)
 PARAMS = AnalysisParams()
 _COUNTS = ["n_OAc", "n_dHex", "n_Hex", "n_HexNAc", "n_NeuAc", "n_NeuGc"]
 

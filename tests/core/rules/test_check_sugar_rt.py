@@ -10,12 +10,13 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+import tests.conftest as _conftest
 from ganglioside_nb.core.names import parse_names
 from ganglioside_nb.core.rules.check_sugar_rt import check_sugar_rt, pearson_p_value
 from ganglioside_nb.params import AnalysisParams
 
-SAMPLE = "/work/shared/data/testwork_user.csv"
-SUMMARY = "/work/shared/data/reference/v2_testwork_user_summary.json"
+SAMPLE = str(_conftest.SAMPLE)
+SUMMARY = str(_conftest.REFERENCE / "v2_testwork_user_summary.json")
 REFERENCE = AnalysisParams(mode="reference")
 STRUCTURAL = AnalysisParams()
 

@@ -8,12 +8,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import tests.conftest as _conftest
 from ganglioside_nb.core.names import parse_names
 from ganglioside_nb.core.rules.derive_sugar_composition import derive_sugar_composition
 from ganglioside_nb.params import AnalysisParams
 
-SAMPLE = "/work/shared/data/testwork_user.csv"
-GOLDEN = "/work/shared/data/reference/v2_testwork_user_compounds.csv"
+SAMPLE = str(_conftest.SAMPLE)
+GOLDEN = str(_conftest.REFERENCE / "v2_testwork_user_compounds.csv")
 REFERENCE = AnalysisParams(mode="reference")
 STRUCTURAL = AnalysisParams()
 
