@@ -419,8 +419,10 @@ def validate_input(raw: RawTable | pd.DataFrame,
     report = InputReport(entries=entries, total_rows=n, column_mapping=dict(raw.column_mapping),
                          filename=raw.filename, notes=tuple(notes))
     if n and rejected.all():
-        tally = pd.Series(kinds, dtype=object).value_counts(sort=True)
-        common, count = str(tally.index[0]), int(tally.iloc[0])
+        # In order of first appearance, so that a tie names the problem seen first.
+        tally = pd.Series(kinds, dtype=object).value_counts(sort=False)
+        top = int(np.argmax(tally.to_numpy()))
+        common, count = str(tally.index[top]), int(tally.iloc[top])
         raise EmptyAnalysisError(
             f"{subject} must have at least one usable row. Got none of its {n:,} rows usable "
             f"instead (most common problem, in {count:,} cells: {common}).",

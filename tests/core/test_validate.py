@@ -360,3 +360,9 @@ def test_messy_csv_validates_and_numbers_survive_exactly(messy: MessyCsv) -> Non
     assert table["Log P"].tolist() == messy.log_p
     assert table["Anchor"].tolist() == messy.anchor
     assert report.column_mapping == messy.column_mapping
+    # only text cells that a spreadsheet would run are flagged; numbers such as -5 never are
+    flagged = sum(v.startswith(("=", "+", "-", "@", "\t", "\r"))
+                  and re.fullmatch(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*", v) is None
+                  for values in messy.extras.values() for v in values)
+    notes = [n for n in report.notes if "start with '='" in n or "starts with '='" in n]
+    assert [int(n.split()[0]) for n in notes] == ([flagged] if flagged else [])

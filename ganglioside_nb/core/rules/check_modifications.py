@@ -34,6 +34,7 @@ import pandas as pd
 
 from ..names import MODIFICATIONS
 from ._base import RuleOutcome
+from ._keys import combine_codes, int_column, text_codes
 
 if TYPE_CHECKING:
     from ...params import AnalysisParams
@@ -56,32 +57,10 @@ _COUNT_MODS: tuple[str, ...] = ("OAc", "dHex", "Hex", "HexNAc", "NeuAc", "NeuGc"
 _EPS = 1e-9
 
 
-def _int_column(table: pd.DataFrame, column: str) -> np.ndarray:
-    values = pd.to_numeric(table[column]).to_numpy(dtype=float, na_value=np.nan)
-    return np.nan_to_num(values, nan=0.0).astype(np.int64)
 
 
-def _codes(table: pd.DataFrame, column: str) -> np.ndarray:
-    """Integer codes of a text column, missing values as one more code."""
-    return pd.factorize(table[column], use_na_sentinel=False)[0].astype(np.int64)
 
 
-def _combine(columns: list[np.ndarray]) -> np.ndarray:
-    """One integer key per distinct tuple of non-negative integer columns (order-free).
-
-    A mixed-radix number when it fits in int64 (the usual case); otherwise the code is
-    re-factorised after each column, which keeps intermediate values below the row count.
-    """
-    radices = [int(c.max()) + 1 if len(c) else 1 for c in columns]
-    if float(np.prod(np.array(radices, dtype=float))) < 2.0**62:
-        code = np.zeros(len(columns[0]), dtype=np.int64)
-        for col, radix in zip(columns, radices, strict=True):
-            code = code * radix + col
-        return code
-    code = pd.factorize(columns[0])[0].astype(np.int64)
-    for col, radix in zip(columns[1:], radices[1:], strict=True):
-        code = pd.factorize(code * radix + col)[0].astype(np.int64)
-    return code
 
 
 def check_modifications(table: pd.DataFrame, params: AnalysisParams) -> RuleOutcome:
@@ -115,9 +94,9 @@ def check_modifications(table: pd.DataFrame, params: AnalysisParams) -> RuleOutc
         active = ~np.isin(status, [i for i, v in enumerate(values) if v == "fragment"])
     rt = table["RT"].to_numpy(dtype=float)
     rows = table["row"].to_numpy(dtype=np.int64)
-    counts = {m: _int_column(table, f"n_{m}") for m in _COUNT_MODS}
-    cer = _codes(table, "ceramide")
-    base = _codes(table, "base_class")
+    counts = {m: int_column(table, f"n_{m}") for m in _COUNT_MODS}
+    cer = text_codes(table, "ceramide")
+    base = text_codes(table, "base_class")
 
     # Queries: (position, modification index) for every active row carrying the modification.
     q_pos_parts, q_mod_parts = [], []
@@ -133,7 +112,7 @@ def check_modifications(table: pd.DataFrame, params: AnalysisParams) -> RuleOutc
     for mod in _COUNT_MODS:
         k = CHECKED_MODIFICATIONS.index(mod) if mod in CHECKED_MODIFICATIONS else -1
         columns.append(np.concatenate([counts[mod], counts[mod][q_pos] - (q_mod == k)]))
-    code_all = _combine(columns) if n else np.zeros(0, dtype=np.int64)
+    code_all = combine_codes(columns) if n else np.zeros(0, dtype=np.int64)
     row_code, q_code = code_all[:n], code_all[n:]
 
     # Comparison peaks: active rows whose composition some query asks for, sorted by
@@ -239,7 +218,7 @@ def _stack_frequencies(active: np.ndarray, counts: dict[str, np.ndarray]) -> dic
     columns = [counts[m][keep] for m in MODIFICATIONS]
     if not len(keep):
         return {}
-    _, first, size = np.unique(_combine(columns), return_index=True, return_counts=True)
+    _, first, size = np.unique(combine_codes(columns), return_index=True, return_counts=True)
     out: dict[str, int] = {}
     for i, k in zip(first, size, strict=True):  # one step per distinct combination, not per row
         stack = "".join(f"+{c[i] if c[i] > 1 else ''}{m}"

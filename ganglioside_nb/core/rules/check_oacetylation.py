@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from ._base import RuleOutcome
+from ._keys import combine_codes, int_column, text_codes
 
 if TYPE_CHECKING:
     from ...params import AnalysisParams
@@ -45,26 +46,10 @@ OAC_PAIR_COLUMNS: tuple[str, ...] = ("oac_row", "base_row", "kind", "rt_shift", 
 _OTHER_MODS: tuple[str, ...] = ("dHex", "Hex", "HexNAc", "NeuAc", "NeuGc")
 
 
-def _int_column(table: pd.DataFrame, column: str) -> np.ndarray:
-    return np.asarray(table[column].to_numpy(dtype=np.int64), dtype=np.int64)
 
 
-def _text_codes(table: pd.DataFrame, column: str) -> np.ndarray:
-    codes = pd.factorize(table[column].to_numpy(dtype=object, na_value=""))[0]
-    return np.asarray(codes, dtype=np.int64)
 
 
-def _combine(columns: list[np.ndarray]) -> np.ndarray:
-    """One dense integer code per distinct tuple of non-negative integer columns.
-
-    Re-factorising after each column keeps the codes below the row count, so the mixed-radix
-    product never overflows int64.
-    """
-    code = pd.factorize(columns[0])[0].astype(np.int64)
-    for col in columns[1:]:
-        radix = int(col.max()) + 1 if len(col) else 1
-        code = pd.factorize(code * radix + col)[0].astype(np.int64)
-    return np.asarray(code, dtype=np.int64)
 
 
 def _empty_pairs() -> pd.DataFrame:
@@ -111,14 +96,14 @@ def check_oacetylation(table: pd.DataFrame, params: AnalysisParams) -> RuleOutco
     n = len(table)
     rt = table["RT"].to_numpy(dtype=float)
     rows = table["row"].to_numpy(dtype=np.int64)
-    n_oac = _int_column(table, "n_OAc")
+    n_oac = int_column(table, "n_OAc")
     active = np.ones(n, dtype=bool)
     if "status" in table:
         active = table["status"].to_numpy(dtype=object, na_value="") != "fragment"
 
     # Key without OAc (ceramide, base class, other modification counts), then with it.
-    key = _combine([_text_codes(table, "ceramide"), _text_codes(table, "base_class"),
-                    *(_int_column(table, f"n_{m}") for m in _OTHER_MODS)]) if n else \
+    key = combine_codes([text_codes(table, "ceramide"), text_codes(table, "base_class"),
+                    *(int_column(table, f"n_{m}") for m in _OTHER_MODS)]) if n else \
         np.zeros(0, dtype=np.int64)
     queries = np.flatnonzero(active & (n_oac >= 1))
     queries = queries[np.argsort(rows[queries], kind="stable")]  # pair table ordered by row
@@ -127,7 +112,7 @@ def check_oacetylation(table: pd.DataFrame, params: AnalysisParams) -> RuleOutco
     # coded jointly so that equal tuples get equal codes.
     want_full = np.zeros(n_q, dtype=np.int64)
     want_step = n_oac[queries] - 1
-    joint = _combine([np.concatenate([key, key[queries], key[queries]]),
+    joint = combine_codes([np.concatenate([key, key[queries], key[queries]]),
                       np.concatenate([n_oac, want_full, want_step])]) if n else key
     code, full_code, step_code = joint[:n], joint[n:n + n_q], joint[n + n_q:]
 

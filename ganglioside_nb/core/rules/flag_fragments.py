@@ -68,6 +68,7 @@ import numpy as np
 import pandas as pd
 
 from ._base import RuleOutcome
+from ._keys import combine_codes, int_column
 
 if TYPE_CHECKING:
     from ...params import AnalysisParams
@@ -88,21 +89,8 @@ _FLAGS: tuple[str, ...] = ("rule5_parent", "rule5_fragment", "possible_fragment"
 # --------------------------------------------------------------------------------------------
 # sorted-array helpers
 # --------------------------------------------------------------------------------------------
-def _int_column(table: pd.DataFrame, column: str) -> np.ndarray:
-    return np.asarray(table[column].to_numpy(dtype=np.int64), dtype=np.int64)
 
 
-def _combine(columns: list[np.ndarray]) -> np.ndarray:
-    """One dense integer code per distinct tuple of non-negative integer columns.
-
-    Re-factorising after each column keeps the codes below the row count, so the mixed-radix
-    product never overflows int64.
-    """
-    code = pd.factorize(columns[0])[0].astype(np.int64)
-    for col in columns[1:]:
-        radix = int(col.max()) + 1 if len(col) else 1
-        code = pd.factorize(code * radix + col)[0].astype(np.int64)
-    return np.asarray(code, dtype=np.int64)
 
 
 def _bisect(lo: np.ndarray, hi: np.ndarray,
@@ -276,7 +264,7 @@ def flag_fragments(table: pd.DataFrame, params: AnalysisParams) -> RuleOutcome:
     """
     policy = params.effective_fragment_policy
     reference = params.mode == "reference"
-    sugar = _int_column(table, "core_sugar_count" if reference else "sugar_count")
+    sugar = int_column(table, "core_sugar_count" if reference else "sugar_count")
     width = params.rt_tolerance + (0.0 if reference else _EPS)
     ctx = _Context.build(table, sugar, width)
     if policy == "annotate":
@@ -419,9 +407,9 @@ def _consolidate(table: pd.DataFrame, ctx: _Context, params: AnalysisParams,
     n = ctx.n
     order = ctx.order
     anchor = table["Anchor"].to_numpy(dtype=bool)
-    composition = np.stack([_int_column(table, "sialic_acids"),
-                            _int_column(table, "neutral_sugars"),
-                            *(_int_column(table, f"n_{m}") for m in _MODS)], axis=1)
+    composition = np.stack([int_column(table, "sialic_acids"),
+                            int_column(table, "neutral_sugars"),
+                            *(int_column(table, f"n_{m}") for m in _MODS)], axis=1)
     status, reason = _base_columns(table)
     z = table["z"].to_numpy(dtype=float) if "z" in table else np.full(n, np.nan)
     poor_fit = (status == "outlier") & np.isfinite(z) & (np.abs(z) >= params.outlier_threshold)
@@ -572,7 +560,7 @@ def _drt_histogram(table: pd.DataFrame, ctx: _Context) -> dict[str, Any]:
     edges = np.asarray(DRT_EDGES)
     if n == 0:
         return {"edges": edges.tolist(), "counts": [0] * (len(edges) - 1)}
-    group = _combine([ctx.cer, *(_int_column(table, f"n_{m}") for m in _MODS)])
+    group = combine_codes([ctx.cer, *(int_column(table, f"n_{m}") for m in _MODS)])
     order = np.lexsort((ctx.rows, ctx.rt, group))
     g_s, rt_s = group[order], ctx.rt[order]
     level_s = np.unique(ctx.sugar, return_inverse=True)[1].ravel()[order]

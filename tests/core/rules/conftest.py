@@ -7,6 +7,7 @@ then the name fields of :func:`ganglioside_nb.core.names.parse_names`.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -95,3 +96,22 @@ def golden_compounds() -> pd.DataFrame:
 def golden_summary() -> dict[str, Any]:
     with open(GOLDEN_SUMMARY, encoding="utf-8") as fh:
         return json.load(fh)
+
+
+def names_table(names: list[str], rt: list[float], status: list[str] | None = None) -> pd.DataFrame:
+    """A minimal working table: row, Name, RT, the name fields and optionally ``status``."""
+    fields, failures = parse_names(pd.Series(names, dtype=object))
+    assert not failures, failures
+    base = pd.DataFrame({"row": np.arange(len(names), dtype=np.int64),
+                         "Name": pd.Series(names, dtype=object), "RT": np.asarray(rt, float)})
+    table = pd.concat([base, fields], axis=1)
+    if status is not None:
+        table["status"] = pd.Series(status, dtype=object)
+    return table
+
+
+@functools.lru_cache(maxsize=1)
+def sample_names_table() -> pd.DataFrame:
+    """``names_table`` of the 323-row sample."""
+    raw = pd.read_csv(SAMPLE, dtype=str)
+    return names_table(raw["Name"].tolist(), raw["RT"].astype(float).tolist())

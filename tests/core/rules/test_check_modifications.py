@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 import pandas as pd
 import pytest
 
 import tests.conftest as _conftest
-from ganglioside_nb.core.names import parse_names
 from ganglioside_nb.core.rules.check_modifications import (
     CHECKED_MODIFICATIONS,
     EXPECTED_DIRECTION,
@@ -17,27 +14,16 @@ from ganglioside_nb.core.rules.check_modifications import (
     check_modifications,
 )
 from ganglioside_nb.params import AnalysisParams
+from tests.core.rules.conftest import names_table as _working
+from tests.core.rules.conftest import sample_names_table as _sample
 
 SAMPLE = str(_conftest.SAMPLE)
 PARAMS = AnalysisParams()
 _COUNTS = ["n_OAc", "n_dHex", "n_Hex", "n_HexNAc", "n_NeuAc", "n_NeuGc"]
 
 
-def _working(names: list[str], rt: list[float], status: list[str] | None = None) -> pd.DataFrame:
-    fields, failures = parse_names(pd.Series(names, dtype=object))
-    assert not failures, failures
-    base = pd.DataFrame({"row": np.arange(len(names), dtype=np.int64),
-                         "Name": pd.Series(names, dtype=object), "RT": np.asarray(rt, float)})
-    table = pd.concat([base, fields], axis=1)
-    if status is not None:
-        table["status"] = pd.Series(status, dtype=object)
-    return table
 
 
-@functools.lru_cache(maxsize=1)
-def _sample() -> pd.DataFrame:
-    raw = pd.read_csv(SAMPLE, dtype=str)
-    return _working(raw["Name"].tolist(), raw["RT"].astype(float).tolist())
 
 
 Result = dict[tuple[int, str], tuple[int, float, bool, bool]]
