@@ -26,7 +26,7 @@ from .names import format_name, parse_name, species_formula
 from .results import AnalysisResult, InputReport
 from .rules import DEFAULT_RULES, FLAG_PREFIX, Rule
 from .schema import COMPOUND_COLUMNS, EXTRA_COLUMNS
-from .validate import validate_input
+from .validate import validate_input, working_table
 
 __all__ = ["analyze", "prepare"]
 
@@ -90,8 +90,7 @@ def analyze(data: Any, params: AnalysisParams | dict[str, Any] | None = None, *,
                                    message=message, elapsed_s=time.perf_counter() - start))
 
     raw, table, report = prepare(data, params, filename=filename, sheet=sheet, emit=emit)
-    rejected = table["rejected"].to_numpy(dtype=bool)
-    work = table.loc[~rejected].drop(columns="rejected").reset_index(drop=True)
+    work = working_table(table)
     tables: dict[str, pd.DataFrame] = {}
     rule_stats: dict[str, Any] = {}
     warnings: list[str] = []

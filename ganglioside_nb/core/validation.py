@@ -21,6 +21,7 @@ from ..params import AnalysisParams
 from .pipeline import prepare
 from .regression import StructuralRTModel, canonical_order, fit_reference_group, regression_metrics
 from .rules.flag_rt_outliers import structural_out_of_sample
+from .validate import working_table
 
 __all__ = ["ModelValidation", "validate_model"]
 
@@ -73,7 +74,7 @@ def validate_model(data: Any, params: AnalysisParams | dict[str, Any] | None = N
         raise InvalidParameterError(f"cv must be 'loo' or an integer >= 2. Got {cv!r} instead.",
                                     parameter="cv", value=repr(cv))
     _, table, _ = prepare(data, params, filename=filename)
-    work = table.loc[~table["rejected"].to_numpy(dtype=bool)].reset_index(drop=True)
+    work = working_table(table)
     anchors = work.loc[work["Anchor"].to_numpy(dtype=bool)]
     anchors = anchors.iloc[canonical_order(anchors)].reset_index(drop=True)
     frames = []
