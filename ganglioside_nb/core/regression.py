@@ -296,7 +296,9 @@ class StructuralRTModel(RegressorMixin, BaseEstimator):
             second, weights = new, new_w
             if done:
                 break
-        self.theta_ = theta
+        # final posterior consistent with the final weights and series labels
+        phi[:, k] = second
+        self._fit_hyper(phi, y, theta, weights, optimise=False)
         self.weights_ = weights
         self.train_second_ = second
         return self
@@ -368,6 +370,45 @@ class StructuralRTModel(RegressorMixin, BaseEstimator):
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         return self.predict_dist(X)[0]
+
+    @_single_blas_thread
+    def fold_dist(self, X: pd.DataFrame, y: Any, folds: list[np.ndarray],
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Held-out predictive mean, SD and series of the training rows, fold by fold.
+
+        Each fold is removed from the posterior exactly by downdating the p x p precision and
+        the data vector (conditional on the fitted hyperparameters, Student-t weights and series
+        labels), so K folds cost K small Cholesky factorisations instead of K refits.
+        """
+        self._check()
+        yc = np.asarray(y, dtype=float) - self.y_mean_
+        n = len(X)
+        beta = self.noise_precision_
+        phi = self._design(X, self.train_second_)
+        lam = self._prior_precision(self.theta_)
+        wphi = phi * self.weights_[:, None]
+        a_full = np.diag(lam) + beta * (wphi.T @ phi)
+        b_full = beta * (wphi.T @ yc)
+        k = self._series_column
+        eligible = (_member(X["prefix"].to_numpy(), self.series_prefixes_) if self.series
+                    else np.zeros(n, bool))
+        mean, var = np.empty(n), np.empty(n)
+        second = np.zeros(n, dtype=bool)
+        for test in folds:
+            a = a_full - beta * (wphi[test].T @ phi[test])
+            b = b_full - beta * (wphi[test].T @ yc[test])
+            chol = linalg.cho_factor(a, lower=True, check_finite=False)
+            m = linalg.cho_solve(chol, b, check_finite=False)
+            alt = phi[test].copy()
+            alt[:, k] = 0.0
+            m0 = alt @ m
+            s = eligible[test] & (np.abs(yc[test] - m0 - m[k]) < np.abs(yc[test] - m0))
+            alt[:, k] = s
+            solved = linalg.cho_solve(chol, alt.T, check_finite=False)
+            mean[test] = m0 + s * m[k] + self.y_mean_
+            var[test] = np.einsum("ij,ji->i", alt, solved) + self.noise_variance_
+            second[test] = s
+        return mean, np.sqrt(var), second
 
     @_single_blas_thread
     def loo_dist(self, X: pd.DataFrame, y: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -458,9 +499,10 @@ class StructuralRTModel(RegressorMixin, BaseEstimator):
     def logp_slope(self, prefix: np.ndarray) -> np.ndarray:
         """RT slope per unit Log P for rows of these prefixes (pooled slope + shift)."""
         k = len(self.features) + 2 + len(self.bases_) + len(self.prefixes_)
-        slope = dict(zip(self.slope_prefixes_, self.coef_[k:], strict=True))
-        base = float(self.coef_[1 + list(self.features).index("Log P")])
-        return np.array([base + slope.get(p, 0.0) for p in prefix], dtype=float)
+        shifts = np.append(self.coef_[k:], 0.0)  # unseen prefixes: no shift
+        pos = pd.Index(self.slope_prefixes_).get_indexer(prefix) if self.slope_prefixes_.size \
+            else np.full(len(prefix), -1)
+        return float(self.coef_[1 + list(self.features).index("Log P")]) + shifts[pos]
 
 
 def _indicators(values: np.ndarray, levels: np.ndarray) -> np.ndarray:

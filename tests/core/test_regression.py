@@ -95,3 +95,13 @@ def test_reference_group_fit_matches_bayesian_ridge_by_hand(synthetic):
     np.testing.assert_allclose(fit.estimator.coef_, ref.coef_, rtol=1e-10)
     slope = fit.coef_original["Log P"]
     assert slope == pytest.approx(ref.coef_[0] / x[:, 0].std(), rel=1e-10)
+
+
+def test_fold_downdate_matches_closed_form_loo(synthetic):
+    a = synthetic[synthetic["Anchor"]].reset_index(drop=True)
+    y = a["RT"].to_numpy()
+    m = StructuralRTModel().fit(a, y)
+    loo = m.loo_dist(a, y)
+    folds = m.fold_dist(a, y, [np.array([i]) for i in range(len(a))])
+    for ours, theirs in zip(folds, loo, strict=True):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-8, atol=1e-9)

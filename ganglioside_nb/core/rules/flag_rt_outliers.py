@@ -51,6 +51,12 @@ def _empty_columns(n: int) -> dict[str, Any]:
     }
 
 
+def _prefixed(head: str, values: np.ndarray) -> np.ndarray:
+    """``head + value`` for every value, built once per distinct value."""
+    codes, uniques = pd.factorize(values)
+    return np.array([head + str(u) for u in uniques], dtype=object)[codes]
+
+
 def _validation_frame(table: pd.DataFrame, pos: np.ndarray, pred: np.ndarray, model: Any,
                       method: Any) -> pd.DataFrame:
     rt = table["RT"].to_numpy()[pos]
@@ -170,8 +176,8 @@ def structural_out_of_sample(anchors: pd.DataFrame, params: AnalysisParams, full
     Leave-one-out by default: in closed form, conditional on the full fit's hyperparameters
     (``refit=False``), or by refitting everything without each anchor (``refit=True``).
     K-fold (shuffled with ``params.seed``) when ``folds`` is given or when there are more anchors
-    than ``params.loo_max_anchors`` (then 10-fold); folds refit the coefficients, weights and
-    series, and the hyperparameters too when ``refit`` is true.
+    than ``params.loo_max_anchors`` (then 10-fold): each fold is downdated out of the full
+    posterior exactly (``refit=False``), or everything is refitted without it (``refit=True``).
     """
     n = len(anchors)
     rt = anchors["RT"].to_numpy(dtype=float)
@@ -185,12 +191,14 @@ def structural_out_of_sample(anchors: pd.DataFrame, params: AnalysisParams, full
         k = min(folds or 10, n)
         splits = list(KFold(k, shuffle=True, random_state=params.seed).split(np.arange(n)))
         method = f"{k}-fold"
+    if not refit:
+        mean, sd, second = full.fold_dist(anchors, rt, [test for _, test in splits])
+        return mean, sd, second, method
     mean, sd = np.empty(n), np.empty(n)
     second = np.zeros(n, dtype=bool)
     for train, test in splits:
         model = StructuralRTModel(min_anchors_slope=params.min_anchors).fit(
-            anchors.iloc[train], rt[train], theta0=full.theta_, weights0=full.weights_[train],
-            optimise=refit)
+            anchors.iloc[train], rt[train], theta0=full.theta_, weights0=full.weights_[train])
         mean[test], sd[test], second[test] = model.predict_dist(anchors.iloc[test], rt=rt[test])
     return mean, sd, second, method
 
@@ -236,7 +244,7 @@ def _structural(table: pd.DataFrame, params: AnalysisParams) -> RuleOutcome:
     cols.update(predicted_rt=mean, residual=residual, z=z, predictive_sd=sd, pi_low=mean - q * sd,
                 pi_high=mean + q * sd, noise_sd=np.full(n, noise), model_r2=np.full(n, metrics["r2"]),
                 logp_slope=full.logp_slope(prefix), n_anchors_model=np.full(n, a_pos.size, dtype=np.int64),
-                model=np.array([f"structural:{p}" for p in prefix], dtype=object),
+                model=_prefixed("structural:", prefix),
                 isomer_series=np.where(second, "second", "first").astype(object))
     bad = np.abs(z) >= T
     status = np.where(bad, "outlier", "valid").astype(object)
@@ -267,7 +275,7 @@ def _structural(table: pd.DataFrame, params: AnalysisParams) -> RuleOutcome:
     flags["unseen_feature"] = unseen
 
     # models table: the pooled model, then one row per prefix with its shifts and LOO figures
-    val = _validation_frame(table, a_pos, loo_mean, [f"structural:{p}" for p in prefix[a_pos]], method)
+    val = _validation_frame(table, a_pos, loo_mean, _prefixed("structural:", prefix[a_pos]), method)
     shifts = full.shifts().set_index("prefix")
     pooled = {
         "model": "structural", "mode": "structural", "scope": "pooled",
