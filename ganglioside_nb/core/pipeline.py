@@ -91,6 +91,10 @@ def analyze(data: Any, params: AnalysisParams | dict[str, Any] | None = None, *,
 
     raw, table, report = prepare(data, params, filename=filename, sheet=sheet, emit=emit)
     work = working_table(table)
+    # Keep only what assembling needs, so large inputs do not stay in memory three times over.
+    inputs = table[["row", "Name", "RT", "Volume", "Log P", "Anchor"]]
+    extras, provenance = raw.extras, _provenance(raw, params)
+    del raw, table
     tables: dict[str, pd.DataFrame] = {}
     rule_stats: dict[str, Any] = {}
     warnings: list[str] = []
@@ -102,9 +106,9 @@ def analyze(data: Any, params: AnalysisParams | dict[str, Any] | None = None, *,
         warnings.extend(outcome.warnings)
         emit(rule.__name__, _rule_message(rule.__name__, outcome.statistics))
 
-    compounds = _assemble(table, work, report, raw)
+    compounds = _assemble(inputs, work, report, extras)
+    del work
     statistics = _statistics(compounds, tables.get("models"), params, rule_stats)
-    provenance = _provenance(raw, params)
     empty = pd.DataFrame()
     result = AnalysisResult(
         compounds=compounds, models=tables.get("models", empty), input_report=report,
@@ -142,9 +146,12 @@ def _lipid_maps(name: str) -> str:
     return format_name(parse_name(name), style="lipidmaps")
 
 
-def _assemble(table: pd.DataFrame, work: pd.DataFrame, report: InputReport, raw: RawTable) -> pd.DataFrame:
+def _assemble(table: pd.DataFrame, work: pd.DataFrame, report: InputReport,
+              extras: pd.DataFrame) -> pd.DataFrame:
+    """The compounds table: every input row, contract columns first, then extras."""
     n = len(table)
     pos = work["row"].to_numpy(dtype=np.int64)
+    complete = len(pos) == n  # nothing rejected: work's arrays are used as they are
     out: dict[str, Any] = {"row": table["row"].to_numpy(dtype=np.int64)}
     for column in ("Name", "RT", "Volume", "Log P", "Anchor"):
         out[column] = table[column].to_numpy()
@@ -153,6 +160,9 @@ def _assemble(table: pd.DataFrame, work: pd.DataFrame, report: InputReport, raw:
         if column in skip or column.startswith(FLAG_PREFIX):
             continue
         values = work[column].to_numpy()
+        if complete and column not in _FILLED_IN_PLACE:
+            out[column] = values
+            continue
         if values.dtype.kind in "fc":
             full = np.full(n, np.nan)
         elif values.dtype.kind in "iub":
@@ -171,9 +181,9 @@ def _assemble(table: pd.DataFrame, work: pd.DataFrame, report: InputReport, raw:
     for row, why in report.reasons_by_row().items():
         reasons[row] = "Rejected: " + why
     out["reason"] = reasons
-    parent = pd.array([pd.NA] * n, dtype="Int64")
+    parent = pd.arrays.IntegerArray(np.zeros(n, dtype=np.int64), np.ones(n, dtype=bool))
     if "parent_row" in work:
-        parent[pos] = work["parent_row"].astype("Int64").to_numpy()
+        parent[pos] = work["parent_row"].astype("Int64").array
     out["parent_row"] = parent
     ok = np.zeros(n, dtype=bool)
     ok[pos] = True
@@ -186,16 +196,18 @@ def _assemble(table: pd.DataFrame, work: pd.DataFrame, report: InputReport, raw:
     formula = np.array([x[1] or "" for x in looked_up] + [""], dtype=object)
     mass = np.array([np.nan if x[2] is None else x[2] for x in looked_up] + [np.nan], dtype=float)
     out["lipid_maps_name"], out["formula"], out["mass"] = lm[codes], formula[codes], mass[codes]
-    frame = pd.DataFrame(out)
+    frame = pd.DataFrame(out, copy=False)
     frame["Anchor"] = frame["Anchor"].astype(bool)
     ordered = [c for c in COMPOUND_COLUMNS if c in frame] + [c for c in EXTRA_COLUMNS if c in frame]
     rest = [c for c in frame.columns if c not in ordered and c not in _INTERNAL]
     frame = frame[ordered + rest]
-    if raw.extras.shape[1]:
-        extras = raw.extras.reset_index(drop=True)
-        frame = pd.concat([frame, extras], axis=1)
+    if extras.shape[1]:
+        frame = pd.concat([frame, extras.reset_index(drop=True)], axis=1)
     return frame
 
+
+#: Columns _assemble writes into after copying them (rejected rows get their own values).
+_FILLED_IN_PLACE = frozenset({"reason", "confidence"})
 
 #: Working columns kept out of the compounds table.
 _INTERNAL = frozenset({"written_prefix", "core_sugar_count", "chains", "noise_sd", "model_r2",

@@ -435,6 +435,7 @@ def _consolidate(table: pd.DataFrame, ctx: _Context, params: AnalysisParams,
     no_rank = np.iinfo(np.int64).max
     best = np.empty(n, dtype=np.int64)
 
+    best_any = np.empty(n, dtype=np.int64)
     for level in np.unique(sugar_s)[::-1]:
         parents = np.flatnonzero((sugar_s == level) & ~assigned_s)
         pool = np.flatnonzero((sugar_s < level) & ~assigned_s & ~anchor_s)  # sorted order kept
@@ -443,31 +444,20 @@ def _consolidate(table: pd.DataFrame, ctx: _Context, params: AnalysisParams,
         w_lo, w_hi = _Sorted(ctx.cer_s[pool], ctx.rt_s[pool], ctx.width).window(
             ctx.cer_s[parents], ctx.rt_s[parents], ctx.width)
         sizes = w_hi - w_lo
-        total = int(sizes.sum())
-        if total == 0:
+        if not sizes.any():
             continue
-        offsets = np.cumsum(sizes) - sizes
-        pair_parent = np.repeat(parents, sizes)
-        pair_cand = pool[np.repeat(w_lo, sizes) + (np.arange(total, dtype=np.int64)
-                                                   - np.repeat(offsets, sizes))]
-        sub = np.all(comp_s[pair_cand] <= comp_s[pair_parent], axis=1)
-        pair_parent, pair_cand = pair_parent[sub], pair_cand[sub]
-        if not len(pair_cand):
-            continue
-        drt = np.abs(ctx.rt_s[pair_cand] - ctx.rt_s[pair_parent])
-        decisive = (drt <= tight) | poor_s[pair_cand]
-        pair_rank = rank_s[pair_parent]
-        # Each candidate goes to the first parent, in processing order, with decisive evidence;
-        # the first parent of any kind is remembered for possible fragments.
+        # Parents of one level cannot claim each other, so their competition for a candidate is
+        # a minimum over processing ranks, accumulated chunk by chunk to bound the pair arrays.
         best.fill(no_rank)
-        np.minimum.at(best, pair_cand[decisive], pair_rank[decisive])
+        best_any.fill(no_rank)
+        for chunk in _chunks_by_size(sizes, _MAX_PAIRS_PER_CHUNK):
+            _claim_pairs(parents[chunk], w_lo[chunk], sizes[chunk], pool, comp_s, ctx.rt_s,
+                         poor_s, rank_s, tight, best, best_any)
         claimed = np.flatnonzero(best < no_rank)
         assigned_s[claimed] = True
         parent_of_s[claimed] = pos_of[proc[best[claimed]]]
-        best.fill(no_rank)
-        np.minimum.at(best, pair_cand, pair_rank)
-        fresh = np.flatnonzero((best < no_rank) & (possible_s < 0))
-        possible_s[fresh] = pos_of[proc[best[fresh]]]
+        fresh = np.flatnonzero((best_any < no_rank) & (possible_s < 0))
+        possible_s[fresh] = pos_of[proc[best_any[fresh]]]
 
     fragment_s = assigned_s
     possible_only_s = (possible_s >= 0) & ~fragment_s
@@ -540,6 +530,40 @@ def _consolidate(table: pd.DataFrame, ctx: _Context, params: AnalysisParams,
             f"{params.fragment_tight_rt:g} min nor with a poor Rule 1 fit; kept with their "
             "Rule 1 verdict and flagged possible_fragment.")
     return columns, flags, events, statistics, warnings
+
+
+#: Bound on the (parent, candidate) pairs materialised at once by the consolidate policy.
+_MAX_PAIRS_PER_CHUNK = 2_000_000
+
+
+def _chunks_by_size(sizes: np.ndarray, budget: int) -> list[slice]:
+    """Consecutive slices of ``sizes`` whose sums stay near ``budget`` (at least one item each)."""
+    cum = np.cumsum(sizes)
+    cuts = np.searchsorted(cum, np.arange(budget, int(cum[-1]), budget), side="left") + 1
+    edges = np.unique(np.concatenate([[0], cuts, [len(sizes)]]).clip(0, len(sizes)))
+    return [slice(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:], strict=True)]
+
+
+def _claim_pairs(parents: np.ndarray, w_lo: np.ndarray, sizes: np.ndarray, pool: np.ndarray,
+                 comp_s: np.ndarray, rt_s: np.ndarray, poor_s: np.ndarray, rank_s: np.ndarray,
+                 tight: float, best: np.ndarray, best_any: np.ndarray) -> None:
+    """Fold one chunk of parents' windows into the per-candidate minimum parent ranks:
+    ``best`` over decisive pairs, ``best_any`` over all sub-composition pairs."""
+    total = int(sizes.sum())
+    if total == 0:
+        return
+    offsets = np.cumsum(sizes) - sizes
+    pair_parent = np.repeat(parents, sizes)
+    pair_cand = pool[np.repeat(w_lo, sizes) + (np.arange(total, dtype=np.int64)
+                                               - np.repeat(offsets, sizes))]
+    sub = np.all(comp_s[pair_cand] <= comp_s[pair_parent], axis=1)
+    pair_parent, pair_cand = pair_parent[sub], pair_cand[sub]
+    if not len(pair_cand):
+        return
+    decisive = (np.abs(rt_s[pair_cand] - rt_s[pair_parent]) <= tight) | poor_s[pair_cand]
+    pair_rank = rank_s[pair_parent]
+    np.minimum.at(best, pair_cand[decisive], pair_rank[decisive])
+    np.minimum.at(best_any, pair_cand, pair_rank)
 
 
 def _first_per_key(keys: np.ndarray) -> np.ndarray:

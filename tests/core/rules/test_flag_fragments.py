@@ -499,3 +499,24 @@ def test_200k_rows_run_fast() -> None:
     assert volume.sum() == pytest.approx(table["Volume"].sum(), rel=1e-9)
     print(f"flag_fragments on 200,000 rows (CPU s): {timings}")
     assert max(timings.values()) < 20.0
+
+
+def test_consolidate_chunking_does_not_change_results(monkeypatch):
+    """Bounding the materialised pairs (memory) gives the same verdicts as one big chunk."""
+    import importlib
+
+    from ganglioside_nb.testing import large_table
+
+    module = importlib.import_module("ganglioside_nb.core.rules.flag_fragments")
+
+    from tests.core.rules.conftest import with_rule1, working_table
+
+    table = with_rule1(working_table(large_table(3000, seed=4)))
+    params = AnalysisParams()
+    whole = module.flag_fragments(table, params)
+    monkeypatch.setattr(module, "_MAX_PAIRS_PER_CHUNK", 50)
+    chunked = module.flag_fragments(table, params)
+    assert whole.statistics["n_fragments"] > 0
+    for key in ("status", "parent_row", "consolidated_volume"):
+        pd.testing.assert_series_equal(pd.Series(whole.columns[key]), pd.Series(chunked.columns[key]))
+    assert whole.statistics == chunked.statistics
