@@ -429,9 +429,7 @@ def _consolidate(table: pd.DataFrame, ctx: _Context, params: AnalysisParams,
     pos_of[order] = np.arange(n, dtype=np.int64)
     rank_s = rank[order]
     poor_s = poor_fit[order]
-    # Compact rows of counts, so the sub-composition test gathers little memory per pair.
-    comp_s = composition[order].astype(np.int16 if composition.max(initial=0) < 2**15 and
-                                       composition.min(initial=0) >= 0 else np.int64)
+    comp_s = _SubComposition(composition[order])
     no_rank = np.iinfo(np.int64).max
     best = np.empty(n, dtype=np.int64)
 
@@ -532,6 +530,26 @@ def _consolidate(table: pd.DataFrame, ctx: _Context, params: AnalysisParams,
     return columns, flags, events, statistics, warnings
 
 
+class _SubComposition:
+    """``is_sub(i, j)``: is row i's composition (sialic acids, neutral sugars, every modification
+    count) <= row j's, element-wise? Answered from a table over the distinct compositions, which
+    are few, so a pair costs two small gathers instead of comparing every count."""
+
+    _MAX_TABLE = 4096
+
+    def __init__(self, composition: np.ndarray) -> None:
+        uniq, codes = np.unique(composition, axis=0, return_inverse=True)
+        self.codes = codes.reshape(-1).astype(np.int32)
+        self.composition = composition
+        self.table = (np.all(uniq[:, None, :] <= uniq[None, :, :], axis=2)
+                      if len(uniq) <= self._MAX_TABLE else None)
+
+    def is_sub(self, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+        if self.table is None:
+            return np.all(self.composition[i] <= self.composition[j], axis=1)
+        return self.table[self.codes[i], self.codes[j]]
+
+
 #: Bound on the (parent, candidate) pairs materialised at once by the consolidate policy.
 _MAX_PAIRS_PER_CHUNK = 2_000_000
 
@@ -545,7 +563,7 @@ def _chunks_by_size(sizes: np.ndarray, budget: int) -> list[slice]:
 
 
 def _claim_pairs(parents: np.ndarray, w_lo: np.ndarray, sizes: np.ndarray, pool: np.ndarray,
-                 comp_s: np.ndarray, rt_s: np.ndarray, poor_s: np.ndarray, rank_s: np.ndarray,
+                 comp_s: _SubComposition, rt_s: np.ndarray, poor_s: np.ndarray, rank_s: np.ndarray,
                  tight: float, best: np.ndarray, best_any: np.ndarray) -> None:
     """Fold one chunk of parents' windows into the per-candidate minimum parent ranks:
     ``best`` over decisive pairs, ``best_any`` over all sub-composition pairs."""
@@ -556,7 +574,7 @@ def _claim_pairs(parents: np.ndarray, w_lo: np.ndarray, sizes: np.ndarray, pool:
     pair_parent = np.repeat(parents, sizes)
     pair_cand = pool[np.repeat(w_lo, sizes) + (np.arange(total, dtype=np.int64)
                                                - np.repeat(offsets, sizes))]
-    sub = np.all(comp_s[pair_cand] <= comp_s[pair_parent], axis=1)
+    sub = comp_s.is_sub(pair_cand, pair_parent)
     pair_parent, pair_cand = pair_parent[sub], pair_cand[sub]
     if not len(pair_cand):
         return
