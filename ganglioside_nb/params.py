@@ -39,7 +39,7 @@ class Interval:
         if self.integer:
             if not float(value).is_integer():
                 raise ValueError
-            value = int(value)
+            value = int(float(value))
         else:
             value = float(value)
         if not math.isfinite(value) or value < self.low or (self.high is not None and value > self.high):

@@ -124,8 +124,7 @@ def _parse_ceramide(name: str, text: str) -> tuple[int, int, int | None, tuple[s
     m = _SUM_RE.fullmatch(text)
     if m:
         ox = m.group("ox")
-        oxygen = None if ";O" not in text else (int(ox) if ox else 1)
-        return int(m.group("a")), int(m.group("b")), oxygen, ()
+        return int(m.group("a")), int(m.group("b")), (None if ";O" not in text else int(ox or 1)), ()
     parts = re.split(r"[/_]", text)
     if len(parts) == 2:
         a = b = 0
@@ -198,7 +197,7 @@ def is_valid_name(name: object) -> bool:
     (False, True)
     """
     try:
-        parse_name(name)  # type: ignore[arg-type]
+        parse_name(name)
     except NameParseError:
         return False
     return True

@@ -259,7 +259,7 @@ def _num(value: Any) -> float | None:
 
 
 def _provenance(raw: RawTable, params: AnalysisParams) -> dict[str, Any]:
-    versions = {}
+    versions: dict[str, str | None] = {}
     for pkg in ("numpy", "pandas", "scikit-learn", "scipy", "pygoslin"):
         try:
             versions[pkg] = metadata.version(pkg)
