@@ -340,32 +340,40 @@ class StructuralRTModel(RegressorMixin, BaseEstimator):
 
         With ``rt`` given, a row of a prefix with second-series anchors takes the series whose
         prediction is nearer its RT. The SD combines noise, parameter uncertainty and the
-        random-effect variance of levels no anchor has seen. Rows are processed in chunks so
-        that memory stays bounded on large tables.
+        random-effect variance of levels no anchor has seen. Everything but the series choice
+        depends only on (Name, Log P), so the algebra runs once per distinct species, in
+        chunks that bound memory.
         """
         self._check()
         n = len(X)
-        mean, var = np.empty(n), np.empty(n)
-        second = np.zeros(n, dtype=bool)
+        name_codes = pd.factorize(X["Name"].to_numpy(dtype=object))[0].astype(np.int64)
+        logp_codes = pd.factorize(X["Log P"].to_numpy(dtype=float))[0].astype(np.int64)
+        key = name_codes * (int(logp_codes.max(initial=0)) + 1) + logp_codes
+        _, first, species = np.unique(key, return_index=True, return_inverse=True)
+        species = species.reshape(-1)
+        u = len(first)
         k = self._series_column
         tau_base, tau_prefix, _ = np.exp(self.theta_[1:4])
-        for lo in range(0, n, chunk):
-            part = X.iloc[lo:lo + chunk]
+        m0, v0, v1 = np.empty(u), np.empty(u), np.empty(u)
+        for lo in range(0, u, chunk):
+            part = X.iloc[first[lo:lo + chunk]]
             phi = self._design(part)
-            m0 = phi @ self.coef_ + self.y_mean_
-            s = np.zeros(len(part), dtype=bool)
-            if self.series and rt is not None:
-                r = np.asarray(rt, dtype=float)[lo:lo + chunk]
-                eligible = _member(part["prefix"].to_numpy(), self.series_prefixes_)
-                s = eligible & (np.abs(r - m0 - self.coef_[k]) < np.abs(r - m0))
-            phi[:, k] = s
-            solved = linalg.cho_solve(self.chol_, phi.T, check_finite=False)
-            v = np.einsum("ij,ji->i", phi, solved) + self.noise_variance_
-            v += np.where(_member(part["base_class"].to_numpy(), self.bases_), 0.0, tau_base**2)
-            v += np.where(_member(part["prefix"].to_numpy(), self.prefixes_), 0.0, tau_prefix**2)
-            mean[lo:lo + chunk] = m0 + s * self.coef_[k]
-            var[lo:lo + chunk] = v
-            second[lo:lo + chunk] = s
+            m0[lo:lo + chunk] = phi @ self.coef_ + self.y_mean_
+            extra = (np.where(_member(part["base_class"].to_numpy(), self.bases_), 0.0, tau_base**2)
+                     + np.where(_member(part["prefix"].to_numpy(), self.prefixes_), 0.0, tau_prefix**2)
+                     + self.noise_variance_)
+            for s, out in ((0.0, v0), (1.0, v1)):
+                phi[:, k] = s
+                solved = linalg.cho_solve(self.chol_, phi.T, check_finite=False)
+                out[lo:lo + chunk] = np.einsum("ij,ji->i", phi, solved) + extra
+        mean0 = m0[species]
+        second = np.zeros(n, dtype=bool)
+        if self.series and rt is not None:
+            r = np.asarray(rt, dtype=float)
+            eligible = _member(X["prefix"].to_numpy(), self.series_prefixes_)
+            second = eligible & (np.abs(r - mean0 - self.coef_[k]) < np.abs(r - mean0))
+        mean = mean0 + second * self.coef_[k]
+        var = np.where(second, v1[species], v0[species])
         return mean, np.sqrt(var), second
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
