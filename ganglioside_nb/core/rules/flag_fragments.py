@@ -538,8 +538,10 @@ class _SubComposition:
     _MAX_TABLE = 4096
 
     def __init__(self, composition: np.ndarray) -> None:
-        uniq, codes = np.unique(composition, axis=0, return_inverse=True)
-        self.codes = codes.reshape(-1).astype(np.int32)
+        codes = pd.factorize(combine_codes(list(composition.T)))[0]
+        first = np.unique(codes, return_index=True)[1]  # codes number distinct rows 0..k-1
+        uniq = composition[first]
+        self.codes = codes.astype(np.int32)
         self.composition = composition
         self.table = (np.all(uniq[:, None, :] <= uniq[None, :, :], axis=2)
                       if len(uniq) <= self._MAX_TABLE else None)
