@@ -19,11 +19,10 @@ from ganglioside_nb.errors import EmptyAnalysisError, InputFormatError
 from ganglioside_nb.io.readers import read_table
 from ganglioside_nb.params import AnalysisParams
 from ganglioside_nb.testing.strategies import MessyCsv, csv_bytes
+from tests.conftest import DATA, SAMPLE
+from tests.conftest import SAMPLE_5 as SMALL
 
-ROOT = Path(__file__).resolve().parents[2]
-SAMPLE = ROOT / "ganglioside_nb" / "datasets" / "testwork_user.csv"
-SMALL = ROOT / "ganglioside_nb" / "datasets" / "testwork.csv"
-BAD = ROOT / "tests" / "data" / "bad_inputs"
+BAD = DATA / "bad_inputs"
 CANONICAL = ["Name", "RT", "Volume", "Log P", "Anchor"]
 HEADER = "Name,RT,Volume,Log P,Anchor\n"
 GOOD = "GM3(36:1;O2),10.606,2000000,7.74,T\n"

@@ -18,11 +18,10 @@ from ganglioside_nb.core.validate import UncachedFormula, validate_input
 from ganglioside_nb.errors import InputFormatError
 from ganglioside_nb.io.readers import RawTable, read_table
 from ganglioside_nb.testing.strategies import MessyCsv, csv_bytes
+from tests.conftest import DATA, SAMPLE
+from tests.conftest import SAMPLE_5 as SMALL
 
-ROOT = Path(__file__).resolve().parents[2]
-SAMPLE = ROOT / "ganglioside_nb" / "datasets" / "testwork_user.csv"
-SMALL = ROOT / "ganglioside_nb" / "datasets" / "testwork.csv"
-BAD = ROOT / "tests" / "data" / "bad_inputs"
+BAD = DATA / "bad_inputs"
 CANONICAL = ["Name", "RT", "Volume", "Log P", "Anchor"]
 HEADER = "Name,RT,Volume,Log P,Anchor\n"
 
@@ -247,13 +246,13 @@ def test_declared_format_and_sniffing() -> None:
 
 def test_bad_sources() -> None:
     with pytest.raises(InputFormatError, match=r"^File 'nope\.csv' must be an existing file\."):
-        read_table(ROOT / "nope.csv")
+        read_table(DATA / "nope.csv")
     with pytest.raises(InputFormatError, match="must be opened in binary mode"):
         read_table(io.StringIO(HEADER), filename="x.csv")
     with pytest.raises(InputFormatError, match="Got a int instead"):
         read_table(5)  # type: ignore[arg-type]
     with pytest.raises(InputFormatError, match="must be a readable file"):
-        read_table(ROOT / "tests")
+        read_table(DATA)
 
 
 def test_dataframe_checks_columns_and_rows() -> None:

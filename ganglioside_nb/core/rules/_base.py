@@ -29,7 +29,7 @@ import pandas as pd
 if TYPE_CHECKING:
     from ...params import AnalysisParams
 
-__all__ = ["FLAG_PREFIX", "FLAG_WEIGHTS", "Rule", "RuleOutcome", "flag_weight"]
+__all__ = ["FLAG_PREFIX", "FLAG_WEIGHTS", "Rule", "RuleOutcome", "comparable_rows", "flag_weight"]
 
 FLAG_PREFIX = "flag__"
 
@@ -51,6 +51,14 @@ def flag_weight(flag: str) -> float:
     if flag.startswith("mod_direction_"):
         return _MOD_DIRECTION_WEIGHT
     return FLAG_WEIGHTS.get(flag, 0.0)
+
+
+def comparable_rows(table: pd.DataFrame) -> np.ndarray:
+    """Rows that take part when rules compare rows: all but Rule 5's fragments (a fragment sits
+    at its parent's RT by construction). Before Rule 5 there is no ``status``: all rows."""
+    if "status" not in table:
+        return np.ones(len(table), dtype=bool)
+    return table["status"].to_numpy(dtype=object, na_value="") != "fragment"
 
 
 @dataclass(frozen=True)

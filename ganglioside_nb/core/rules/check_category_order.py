@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ..names import CATEGORY_ORDER
-from ._base import RuleOutcome
+from ._base import RuleOutcome, comparable_rows
 
 if TYPE_CHECKING:
     from ...params import AnalysisParams
@@ -60,10 +60,7 @@ def check_category_order(table: pd.DataFrame, params: AnalysisParams) -> RuleOut
     # Position of each row's category in the expected order; -1 = not taking part.
     position = np.array([expected.index(u) if u in expected else -1 for u in uniques] + [-1],
                         dtype=np.int64)[codes]
-    active = position >= 0
-    if "status" in table:
-        status, values = pd.factorize(table["status"], use_na_sentinel=True)
-        active &= ~np.isin(status, [i for i, v in enumerate(values) if v == "fragment"])
+    active = (position >= 0) & comparable_rows(table)
     k = len(expected)
     count = np.bincount(position[active], minlength=k)
     total = np.bincount(position[active], table["RT"].to_numpy(dtype=float)[active], minlength=k)

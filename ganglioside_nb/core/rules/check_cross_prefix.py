@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from ..names import CATEGORY_ORDER
-from ._base import RuleOutcome
+from ._base import RuleOutcome, comparable_rows
 
 if TYPE_CHECKING:
     from ...params import AnalysisParams
@@ -124,10 +124,7 @@ def check_cross_prefix(table: pd.DataFrame, params: AnalysisParams) -> RuleOutco
     cat_codes, cat_values = pd.factorize(table["category"], use_na_sentinel=True)
     rank = np.array([categories.index(v) if v in categories else -1 for v in cat_values] + [-1],
                     dtype=np.int64)[cat_codes]
-    active = rank >= 0
-    if "status" in table:
-        status, values = pd.factorize(table["status"], use_na_sentinel=True)
-        active &= ~np.isin(status, [i for i, v in enumerate(values) if v == "fragment"])
+    active = (rank >= 0) & comparable_rows(table)
     idx = np.flatnonzero(active)
     rt = table["RT"].to_numpy(dtype=float)[idx]
     cer = pd.factorize(table["ceramide"], use_na_sentinel=False)[0].astype(np.int64)[idx]

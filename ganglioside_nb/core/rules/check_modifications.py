@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from ..names import MODIFICATIONS
-from ._base import RuleOutcome
+from ._base import RuleOutcome, comparable_rows
 from ._keys import combine_codes, int_column, text_codes
 
 if TYPE_CHECKING:
@@ -88,10 +88,7 @@ def check_modifications(table: pd.DataFrame, params: AnalysisParams) -> RuleOutc
     """
     n = len(table)
     tol = params.rt_tolerance
-    active = np.ones(n, dtype=bool)
-    if "status" in table:
-        status, values = pd.factorize(table["status"], use_na_sentinel=True)
-        active = ~np.isin(status, [i for i, v in enumerate(values) if v == "fragment"])
+    active = comparable_rows(table)
     rt = table["RT"].to_numpy(dtype=float)
     rows = table["row"].to_numpy(dtype=np.int64)
     counts = {m: int_column(table, f"n_{m}") for m in _COUNT_MODS}

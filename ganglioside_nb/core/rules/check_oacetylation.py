@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from ._base import RuleOutcome
+from ._base import RuleOutcome, comparable_rows
 from ._keys import combine_codes, int_column, text_codes
 
 if TYPE_CHECKING:
@@ -97,9 +97,7 @@ def check_oacetylation(table: pd.DataFrame, params: AnalysisParams) -> RuleOutco
     rt = table["RT"].to_numpy(dtype=float)
     rows = table["row"].to_numpy(dtype=np.int64)
     n_oac = int_column(table, "n_OAc")
-    active = np.ones(n, dtype=bool)
-    if "status" in table:
-        active = table["status"].to_numpy(dtype=object, na_value="") != "fragment"
+    active = comparable_rows(table)
 
     # Key without OAc (ceramide, base class, other modification counts), then with it.
     key = combine_codes([text_codes(table, "ceramide"), text_codes(table, "base_class"),

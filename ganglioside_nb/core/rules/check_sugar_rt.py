@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from ._base import RuleOutcome
+from ._base import RuleOutcome, comparable_rows
 
 if TYPE_CHECKING:
     from ...params import AnalysisParams
@@ -38,15 +38,6 @@ def pearson_p_value(r: np.ndarray, n: np.ndarray) -> np.ndarray:
     r = np.clip(np.asarray(r, dtype=float), -1.0, 1.0)
     df = np.asarray(n, dtype=float) - 2.0
     return special.betainc(df / 2.0, 0.5, (1.0 - r) * (1.0 + r))
-
-
-def _active(table: pd.DataFrame) -> np.ndarray:
-    """Rows that take part in comparisons: every row except ``status == 'fragment'``."""
-    if "status" not in table:
-        return np.ones(len(table), dtype=bool)
-    codes, uniques = pd.factorize(table["status"], use_na_sentinel=True)
-    fragment = [i for i, u in enumerate(uniques) if u == "fragment"]
-    return ~np.isin(codes, fragment)
 
 
 def _sorted_codes(values: pd.Series) -> tuple[np.ndarray, list[str]]:
@@ -86,7 +77,7 @@ def check_sugar_rt(table: pd.DataFrame, params: AnalysisParams) -> RuleOutcome:
         per violating group.
     """
     count_col = "core_sugar_count" if params.mode == "reference" else "sugar_count"
-    idx = np.flatnonzero(_active(table))
+    idx = np.flatnonzero(comparable_rows(table))
     # Group codes follow the sorted ceramide text, so statistics come out sorted.
     codes, names = _sorted_codes(table["ceramide"].iloc[idx])
     x = pd.to_numeric(table[count_col]).to_numpy(dtype=float, na_value=np.nan)[idx]
