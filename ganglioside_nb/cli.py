@@ -14,7 +14,15 @@ Examples
 
     ganglioside-nb analyze peaks.csv -o peaks.xlsx --mode reference
     ganglioside-nb analyze --sample -o sample.json
+    ganglioside-nb analyze peaks.csv --save --name "porcine brain, run 3"
     ganglioside-nb validate peaks.csv --cv 5
+    ganglioside-nb db list --status completed
+    ganglioside-nb db export 12 -o run12.xlsx
+
+The database is ``--database URL``, else ``DATABASE_URL``, else a SQLite file in the user's
+data directory (created and migrated on first use); other databases are migrated explicitly
+with ``ganglioside-nb db upgrade``. Sessions belong to the current owner (``JUPYTERHUB_USER``,
+``GANGLIOSIDE_NB_OWNER`` or the OS user).
 """
 
 from __future__ import annotations
@@ -74,6 +82,9 @@ def _build_parser() -> _Parser:
                         help="log progress (-vv: debug messages)")
     shared.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                         help="show tracebacks and debug messages")
+    shared.add_argument("--database", metavar="URL", default=argparse.SUPPRESS,
+                        help="SQLAlchemy URL of the database (default: DATABASE_URL, else a "
+                             "SQLite file in the user's data directory)")
 
     params = _Parser(add_help=False)
     params.add_argument("input", nargs="?", metavar="INPUT",
@@ -104,12 +115,39 @@ def _build_parser() -> _Parser:
                                               "optionally export the result.")
     analyze.add_argument("-o", "--output", type=Path, metavar="OUT",
                          help="write the result: .csv (with a .meta.json sidecar), .xlsx or .json")
+    analyze.add_argument("--save", action="store_true",
+                         help="store the input and the result as an analysis session; prints its id")
+    analyze.add_argument("--name", help="name of the stored session (with --save)")
     validate = commands.add_parser("validate", parents=[shared, params],
                                    help="out-of-sample validation of the retention-time models",
                                    description="Cross-validate the retention-time models and "
                                                "print R², RMSE, MAE and max error.")
     validate.add_argument("--cv", type=_cv, default="loo", metavar="loo|K",
                           help="leave-one-out (default) or K-fold")
+
+    db = commands.add_parser("db", parents=[shared], help="stored analysis sessions",
+                             description="Manage the database of analysis sessions.")
+    actions = db.add_subparsers(dest="action", metavar="ACTION", required=True)
+    actions.add_parser("upgrade", parents=[shared], help="create or migrate the schema (Alembic)")
+    listing = actions.add_parser("list", parents=[shared], help="list this owner's sessions")
+    listing.add_argument("--status", choices=("pending", "running", "completed", "failed", "cancelled"))
+    listing.add_argument("--data-type", choices=("porcine", "human", "bovine", "mouse", "other"))
+    listing.add_argument("--search", metavar="TEXT", help="text in the name or file name")
+    listing.add_argument("--deleted", action="store_true", help="list the trash instead")
+    for action, text in (("show", "one session and its result summary"),
+                         ("delete", "move a session to the trash (soft delete)"),
+                         ("restore", "bring a session back from the trash"),
+                         ("purge", "delete a session for good (its audit events remain)")):
+        actions.add_parser(action, parents=[shared], help=text).add_argument("id", type=int, metavar="ID")
+    export = actions.add_parser("export", parents=[shared], help="export a stored result")
+    export.add_argument("id", type=int, metavar="ID")
+    export.add_argument("-o", "--output", type=Path, metavar="OUT", required=True,
+                        help="a .csv, .xlsx or .json file")
+    cleanup = actions.add_parser("cleanup", parents=[shared],
+                                 help="trash finished sessions older than N days (dry run unless --apply)")
+    cleanup.add_argument("--days", type=float, default=30.0, metavar="N")
+    cleanup.add_argument("--apply", action="store_true", help="really move them to the trash")
+    actions.add_parser("health", parents=[shared], help="database reachability and schema revision")
     return parser
 
 
@@ -168,12 +206,97 @@ def _run_analyze(args: argparse.Namespace) -> int:
     from . import analyze
     from .io.export import export
 
+    if args.name is not None and not args.save:
+        raise UsageError("--name only applies with --save")
     log.info("analysing %s (mode %s)", source, params.mode)
-    result = analyze(source, params)
+    if args.save:
+        repo = _repository(args)
+        session_id = repo.create_session(source, name=args.name, params=params.to_dict())
+        repo.mark_running(session_id)
+        try:
+            result = analyze(repo.load_input(session_id), params, filename=source.name)
+            repo.save_result(session_id, result)
+        except BaseException as exc:
+            if repo.get_session(session_id).status == "running":
+                repo.mark_failed(session_id, exc)
+            raise
+    else:
+        result = analyze(source, params)
     print(result.summary())
+    if args.save:
+        print(f"saved session {session_id}")
     if args.output is not None:
         written = export(result, args.output, sidecar=True)
         print("wrote " + ", ".join(str(p) for p in written))
+    return EXIT_OK
+
+
+def _repository(args: argparse.Namespace) -> Any:
+    """An owner-scoped repository on --database / DATABASE_URL / the default SQLite file.
+
+    SQLite files are migrated on first use; any other database must be at the schema head
+    (``ganglioside-nb db upgrade``)."""
+    from .persistence.engine import current_revision, head_revision, make_engine
+    from .persistence.repository import Repository
+
+    engine = make_engine(getattr(args, "database", None))
+    if engine.dialect.name == "sqlite":
+        return Repository(engine, migrate=True)
+    revision, head = current_revision(engine), head_revision()
+    if revision != head:
+        raise UsageError(f"the database schema must be at revision {head}. Got {revision or 'no schema'} "
+                         "instead: run 'ganglioside-nb db upgrade'")
+    return Repository(engine)
+
+
+def _session_line(info: Any) -> str:
+    created = info.created_at.strftime("%Y-%m-%d %H:%M")
+    name = info.display_name if len(info.display_name) <= 32 else info.display_name[:31] + "…"
+    return (f"{info.id:>6}  {info.status:<9}  {created}  {info.mode:<10}  {info.data_type:<7}  "
+            f"{name:<32}  {info.input_filename or '-'}")
+
+
+def _run_db(args: argparse.Namespace) -> int:
+    if args.action == "upgrade":
+        from .persistence.engine import make_engine, upgrade
+        print(f"schema at revision {upgrade(make_engine(getattr(args, 'database', None)))}")
+        return EXIT_OK
+    repo = _repository(args)
+    if args.action == "health":
+        health = repo.health()
+        print(json.dumps(health, indent=2, default=str))
+        return EXIT_OK if health["state"] == "healthy" else EXIT_INTERNAL
+    if args.action == "list":
+        sessions = repo.list_sessions(status=args.status, data_type=args.data_type, search=args.search,
+                                      only_deleted=args.deleted)
+        print(f"{'id':>6}  {'status':<9}  {'created (UTC)':<16}  {'mode':<10}  {'type':<7}  "
+              f"{'name':<32}  file")
+        for info in sessions:
+            print(_session_line(info))
+        print(f"{len(sessions)} session(s) of {repo.owner}")
+    elif args.action == "show":
+        info = repo.get_session(args.id, include_deleted=True)
+        print(_session_line(info))
+        print(f"input {info.input_filename or '-'} ({info.input_size} bytes, sha256 {info.input_sha256})")
+        if info.error_message:
+            print(f"error: {info.error_message}")
+        if info.status == "completed":
+            print(repo.load_result(args.id).summary())
+    elif args.action == "export":
+        _check_output(args.output)
+        args.output.write_bytes(repo.export(args.id, args.output.suffix.lower().lstrip(".")))
+        print(f"wrote {args.output}")
+    elif args.action in ("delete", "restore", "purge"):
+        method = {"delete": repo.soft_delete, "restore": repo.restore, "purge": repo.purge}[args.action]
+        info = method(args.id)
+        done = {"delete": "moved to the trash", "restore": "restored", "purge": "purged"}[args.action]
+        print(f"session {info.id} ({info.display_name}) {done}")
+    elif args.action == "cleanup":
+        sessions = repo.cleanup_older_than(args.days, dry_run=not args.apply)
+        for info in sessions:
+            print(_session_line(info))
+        verb = "moved to the trash" if args.apply else "would be moved to the trash (dry run; --apply)"
+        print(f"{len(sessions)} session(s) older than {args.days:g} days {verb}")
     return EXIT_OK
 
 
@@ -245,7 +368,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     level = logging.DEBUG if debug or verbose >= 2 else logging.INFO if verbose else logging.ERROR
     handler, saved = _configure_logging(level)
     try:
-        command = {"analyze": _run_analyze, "validate": _run_validate}[args.command]
+        command = {"analyze": _run_analyze, "validate": _run_validate, "db": _run_db}[args.command]
         return command(args)
     except (GangliosideError, UsageError, OSError) as exc:
         log.debug("bad input", exc_info=True)

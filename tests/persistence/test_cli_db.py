@@ -1,0 +1,78 @@
+"""The database commands of the CLI on SQLite and Postgres: --save, db list/show/export/
+delete/restore/cleanup/health, owner isolation, failed sessions keep their error."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import openpyxl
+import pytest
+
+from ganglioside_nb.cli import main
+
+
+@pytest.fixture()
+def cli(database_url, owner, monkeypatch, capsys):
+    url = database_url if isinstance(database_url, str) else database_url.render_as_string(False)
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setenv("GANGLIOSIDE_NB_OWNER", owner)
+
+    def run(*argv: str) -> tuple[int, str, str]:
+        code = main(list(argv))
+        out, err = capsys.readouterr()
+        return code, out, err
+    return run
+
+
+def _saved_id(out: str) -> str:
+    return re.search(r"saved session (\d+)", out).group(1)
+
+
+def test_save_list_show_export_and_trash(cli, tmp_path):
+    code, out, _ = cli("analyze", "sample", "--save", "--name", "porcine run")
+    assert code == 0
+    sid = _saved_id(out)
+    code, out, _ = cli("db", "list")
+    assert code == 0 and "porcine run" in out and "completed" in out
+    code, out, _ = cli("db", "show", sid)
+    assert "sha256 e84f6e12c5f3" in out and "valid 167" in out
+    target = tmp_path / "run.xlsx"
+    assert cli("db", "export", sid, "-o", str(target))[0] == 0
+    sheets = openpyxl.load_workbook(target, read_only=True).sheetnames
+    assert {"compounds", "models", "parameters"} <= set(sheets)
+    assert cli("db", "delete", sid)[0] == 0
+    assert "0 session(s)" in cli("db", "list")[1]
+    assert "porcine run" in cli("db", "list", "--deleted")[1]
+    assert cli("db", "restore", sid)[0] == 0
+    assert "porcine run" in cli("db", "list", "--status", "completed")[1]
+
+
+def test_other_owner_sees_not_found(cli, monkeypatch):
+    sid = _saved_id(cli("analyze", "sample", "--save")[1])
+    monkeypatch.setenv("GANGLIOSIDE_NB_OWNER", "someone-else-entirely")
+    code, _, err = cli("db", "show", sid)
+    assert code == 2 and err.count("\n") == 1 and err.startswith("error:") and "Traceback" not in err
+    assert cli("db", "delete", sid)[0] == 2
+
+
+def test_cleanup_is_a_dry_run_unless_applied(cli):
+    cli("analyze", "sample", "--save")
+    code, out, _ = cli("db", "cleanup", "--days", "0")
+    assert code == 0 and "would be moved" in out
+    assert "completed" in cli("db", "list")[1]
+    cli("db", "cleanup", "--days", "0", "--apply")
+    assert "0 session(s)" in cli("db", "list")[1]
+
+
+def test_bad_input_ends_as_a_failed_session_with_its_error(cli, tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("foo,bar\n1,2\n")
+    code, _, err = cli("analyze", str(bad), "--save")
+    assert code == 2 and err.startswith("error:") and err.count("\n") == 1
+    listed = cli("db", "list", "--status", "failed")[1]
+    sid = listed.split("\n")[1].split()[0]
+    assert "headers found: 'foo', 'bar'" in cli("db", "show", sid)[1]  # the input bytes are kept too
+    health = json.loads(cli("db", "health")[1])
+    assert health["state"] == "healthy" and health["up_to_date"]
+    assert "--name only applies" in cli("analyze", "sample", "--name", "x")[2]
