@@ -194,6 +194,11 @@ def _decimal_comma(text: str) -> bool:
     return "." not in text
 
 
+def _uncached_formula(subject: str, formula: str) -> str:
+    return (f"{subject} must hold a value. Got the formula {formula!r} with no cached value "
+            "instead (recalculate and save it in Excel).")
+
+
 def _check_numeric(column: str, cells: _Cells) -> tuple[np.ndarray, _Problems]:
     values = _parse_numbers(cells.uniques)[cells.codes]
     trimmed = cells.trimmed
@@ -214,8 +219,7 @@ def _check_numeric(column: str, cells: _Cells) -> tuple[np.ndarray, _Problems]:
         value = str(trimmed[i])
         subject = f"Column {column!r} in row {i}"
         if isinstance(cells.raw[i], UncachedFormula):
-            reasons.append(f"{subject} must hold a value. Got the formula {value!r} with no "
-                           "cached value instead (recalculate and save it in Excel).")
+            reasons.append(_uncached_formula(subject, value))
             kinds.append(f"{column} is a formula with no cached value")
         elif empty[i]:
             reasons.append(f"{subject} must be a number. Got an empty cell instead.")
@@ -263,8 +267,7 @@ def _check_anchor(cells: _Cells) -> tuple[np.ndarray, _Problems]:
         value = str(trimmed[i])
         subject = f"Column 'Anchor' in row {i}"
         if isinstance(cells.raw[i], UncachedFormula):
-            reasons.append(f"{subject} must hold a value. Got the formula {value!r} with no "
-                           "cached value instead (recalculate and save it in Excel).")
+            reasons.append(_uncached_formula(subject, value))
             kinds.append("Anchor is a formula with no cached value")
         else:
             got = "an empty cell" if trimmed[i] == "" else repr(value)
