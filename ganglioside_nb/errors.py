@@ -23,6 +23,7 @@ __all__ = [
     "NotFittedError",
     "SchedulerUnavailableError",
     "SessionNotFoundError",
+    "TaskFailedError",
 ]
 
 
@@ -89,3 +90,8 @@ class DatabaseUnavailableError(GangliosideError, ConnectionError):
 
 class SchedulerUnavailableError(GangliosideError, ConnectionError):
     """The Dask scheduler cannot be reached."""
+
+
+class TaskFailedError(GangliosideError, RuntimeError):
+    """A background task ended without a result: its worker was lost (after the bounded
+    retries), it was cancelled, or the scheduler forgot it."""

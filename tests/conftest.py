@@ -13,6 +13,9 @@ import pytest
 
 from ganglioside_nb.datasets import sample_path
 
+#: shared fixtures: databases (SQLite + Postgres) and Dask clusters
+pytest_plugins = ["tests.databases", "tests.clusters"]
+
 DATA = Path(__file__).resolve().parent / "data"
 REFERENCE = DATA / "reference"
 SAMPLE = sample_path("testwork_user")

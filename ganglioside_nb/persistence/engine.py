@@ -124,6 +124,21 @@ def _sqlite_transactions(engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
+def shareable_url(engine: Engine) -> str:
+    """The engine's URL as text another process can open (password included, so pass it only
+    to your own workers). SQLite paths are made absolute; an in-memory database is refused."""
+    url = engine.url
+    if url.get_backend_name() == "sqlite":
+        database = url.database or ""
+        if database in ("", ":memory:") or "mode=memory" in database:
+            raise InvalidParameterError(
+                "The database must be shared with the worker processes (a file or a server). "
+                "Got an in-memory SQLite database instead.", parameter="url", value=str(url))
+        if not database.startswith("file:"):
+            url = url.set(database=str(Path(database).expanduser().resolve()))
+    return url.render_as_string(hide_password=False)
+
+
 def resolve_engine(engine_or_url: Engine | str | URL | None) -> tuple[Engine, bool]:
     """(engine, created_here): reuse an engine, or make one from a URL."""
     if isinstance(engine_or_url, Engine):

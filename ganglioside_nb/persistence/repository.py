@@ -412,6 +412,32 @@ class Repository:
         """pending/running -> cancelled; records ``cancelled``."""
         return self._move(session_id, "cancelled", "cancelled", {"finished_at": _now()})
 
+    def end_task(self, session_id: int, task_key: str, status: str, error: str | BaseException | None = None
+                 ) -> bool:
+        """running -> ``failed``/``cancelled``, only if the session still runs ``task_key``.
+
+        For the side that notices a task ended without saying so itself (its worker was lost, it
+        was cancelled): a no-op, returning False, when the task already recorded its end or the
+        session was re-run under another key since. Any owner's session (the key is the proof).
+        """
+        if status not in ("failed", "cancelled"):
+            raise InvalidParameterError(
+                f"status must be 'failed' or 'cancelled'. Got {status!r} instead.",
+                parameter="status", value=status)
+        message = None if error is None else _one_line(error)
+        now = _now()
+        with self._write() as conn:
+            row = conn.execute(select(SESSION.c.owner).where(
+                SESSION.c.id == _checked_id(session_id), SESSION.c.status == "running",
+                SESSION.c.task_key == task_key).with_for_update()).first()
+            if row is None:
+                return False
+            conn.execute(update(SESSION).where(SESSION.c.id == session_id).values(
+                status=status, finished_at=now, updated_at=now, error_message=message))
+            self._audit(conn, session_id, row.owner, status,
+                        {"from": "running", "task_key": task_key, "error": message})
+        return True
+
     def rename(self, session_id: int, name: str | None) -> SessionInfo:
         """Set the name (blank clears it); records ``renamed`` with the old and new name."""
         new = _checked_name(name)

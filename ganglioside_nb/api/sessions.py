@@ -1,0 +1,245 @@
+"""Analysis sessions run in the background: submit, batch, re-run, cancel, reconcile.
+
+:class:`AnalysisService` composes a :class:`~ganglioside_nb.persistence.Repository` (where
+sessions live) with a runner (where they run: Dask by default, or in process). Submitting a
+session claims it (``running`` under a fresh task key) in the database first, so a second
+submission is refused while the first runs; the worker then loads, analyses and saves
+(``api.jobs.run_session_job``). If the worker cannot report its own end (it died beyond the
+bounded retries, or the task was cancelled), the client records it; sessions whose task the
+scheduler no longer knows are failed by :meth:`AnalysisService.reconcile`. A session is never
+left ``running`` with nothing running it.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ..errors import GangliosideError, InputFormatError, InvalidParameterError, InvalidTransitionError
+from ..execution import Batch, DaskRunner, Job, LocalJob, Runner, TaskEvent, describe_error, new_key
+from ..params import AnalysisParams
+from ..persistence import Repository, SessionInfo
+from ..persistence.engine import shareable_url
+from .jobs import run_analysis_job, run_session_job
+
+__all__ = ["AnalysisService", "Source", "failed_job"]
+
+Source = str | os.PathLike[str] | bytes | bytearray | memoryview | pd.DataFrame | int
+LOST_MESSAGE = ("The task running this analysis was lost (its worker or scheduler stopped) "
+                "before it could finish; run it again.")
+
+
+def failed_job(label: str, error: BaseException) -> Job:
+    """A job that failed before it could be submitted (e.g. a file that cannot be read), so a
+    batch reports it like any other failure."""
+    job = LocalJob(new_key("rejected"), label=label)
+    job.future.set_exception(error)
+    error_type, message = describe_error(error)
+    job._push("failed", error_type=error_type, error=message, message=message)
+    return job
+
+
+def _aware(moment: datetime) -> datetime:
+    """SQLite hands back naive UTC datetimes."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _label(source: Any, name: str | None) -> str:
+    if name:
+        return name
+    if isinstance(source, str | os.PathLike):
+        return Path(source).name
+    if isinstance(source, int):
+        return f"Session #{source}"
+    return type(source).__name__
+
+
+def _portable(source: Any) -> tuple[Any, str | None]:
+    """(what a worker on another machine can read, file name): files travel as their bytes."""
+    if isinstance(source, str | os.PathLike):
+        path = Path(source)
+        try:
+            return path.read_bytes(), path.name
+        except OSError as exc:
+            raise InputFormatError(f"The input file {str(path)!r} must be readable. Got "
+                                   f"{exc.strerror or exc} instead.", filename=path.name) from None
+    if isinstance(source, bytes | bytearray | memoryview):
+        return bytes(source), None
+    if isinstance(source, io.IOBase):
+        return source.read(), getattr(source, "name", None)
+    return source, None
+
+
+class AnalysisService:
+    """Run analyses in the background and keep their sessions consistent.
+
+    Parameters
+    ----------
+    repository : Repository, database URL or None
+        None: ``DATABASE_URL`` or the default SQLite file (migrated to head on first use).
+    runner : LocalRunner, DaskRunner or None
+        None: a :class:`~ganglioside_nb.execution.DaskRunner` on ``get_client()`` (the
+        scheduler at ``$GANGLIOSIDE_DASK_ADDRESS``, else a local cluster), connected on first use.
+    owner : str, optional
+        Whose sessions (only when ``repository`` is not a Repository).
+    lost_after_s : float, default 30
+        A running session whose task the runner cannot find counts as lost only once it has
+        run this long (another client's submission may still be on its way to the scheduler).
+    """
+
+    def __init__(self, repository: Repository | str | None = None, runner: Runner | None = None, *,
+                 owner: str | None = None, lost_after_s: float = 30.0) -> None:
+        self.lost_after_s = lost_after_s
+        self.repository = (repository if isinstance(repository, Repository)
+                           else Repository(repository, owner, migrate=True))
+        self.runner: Runner = runner if runner is not None else DaskRunner()
+
+    def __repr__(self) -> str:
+        return f"AnalysisService({self.repository!r}, {self.runner!r})"
+
+    # -- submit --------------------------------------------------------------------------------
+    def submit(self, target: Source, params: AnalysisParams | dict[str, Any] | None = None, *,
+               name: str | None = None, data_type: str | None = None, filename: str | None = None,
+               save: bool = True, **overrides: Any) -> Job:
+        """Analyse a stored session (its id) or a new source in the background.
+
+        With ``save`` (default) a source first becomes a stored ``pending`` session; the job's
+        ``meta["session_id"]`` names it and the worker stores the result. Without ``save`` the
+        job's result is the :class:`~ganglioside_nb.core.results.AnalysisResult` and nothing is
+        stored. A session id runs with its stored parameters (use :meth:`rerun` to change them).
+        ``overrides`` change single parameters (``submit(path, mode="reference")``).
+
+        Raises
+        ------
+        InvalidTransitionError
+            The session is running already, or finished (completed sessions are re-run with
+            :meth:`rerun`).
+        InputFormatError, InvalidParameterError, SessionNotFoundError, SchedulerUnavailableError
+        """
+        label = name
+        if isinstance(target, bool) or not isinstance(target, int):
+            label = _label(target, name or filename)
+            if overrides:
+                params = AnalysisParams.coerce(params, **overrides)
+            if not save:
+                return self._submit_unsaved(target, params, name=name, filename=filename,
+                                            data_type=data_type)
+            target = self.repository.create_session(target, name=name, params=params,
+                                                    data_type=data_type, filename=filename)
+        elif params is not None or data_type is not None or overrides:
+            raise InvalidParameterError(
+                "params must be None when submitting a stored session (it runs with its own). "
+                "Got new parameters instead; use rerun(session_id, params).", parameter="params")
+        return self._submit_session(target, label=label)
+
+    def _submit_unsaved(self, source: Any, params: AnalysisParams | dict[str, Any] | None, *,
+                        name: str | None, filename: str | None, data_type: str | None) -> Job:
+        checked = AnalysisParams.coerce(params, **({} if data_type is None else {"data_type": data_type}))
+        label = _label(source, name or filename)
+        data, found = _portable(source)
+        return self.runner.submit(run_analysis_job, data, filename or found, checked.to_dict(),
+                                  key=new_key(self.runner.key_prefix("analysis")), label=label)
+
+    def _submit_session(self, session_id: int, *, label: str | None = None) -> Job:
+        repo = self.repository
+        info = repo.get_session(session_id)
+        if info.status == "running":
+            self._fail_if_lost([info])
+            info = repo.get_session(session_id)
+            if info.status == "running":
+                raise InvalidTransitionError(
+                    f"Analysis session {session_id} must not be running to be submitted. "
+                    f"Got a running task ({info.task_key}) instead.", session_id=session_id,
+                    status="running")
+        url = shareable_url(repo.engine)
+        key = new_key(self.runner.key_prefix(f"session-{session_id}"))
+        repo.mark_running(session_id, task_key=key)  # the claim: a concurrent second one fails
+        try:
+            job = self.runner.submit(run_session_job, url, info.owner, session_id, key, key=key,
+                                     label=label or info.display_name,
+                                     meta={"session_id": session_id}, detach=True)
+        except BaseException as exc:
+            repo.end_task(session_id, key, "failed", exc)
+            raise
+        job.subscribe(lambda event: self._record_client_end(session_id, key, event))
+        return job
+
+    def _record_client_end(self, session_id: int, key: str, event: TaskEvent) -> None:
+        """A terminal event the client had to make up (no worker): store it in the session."""
+        if event.terminal and event.worker is None and event.kind in ("failed", "cancelled"):
+            try:
+                self.repository.end_task(session_id, key, event.kind, event.error or LOST_MESSAGE)
+            except GangliosideError:
+                pass  # database unreachable now: reconcile() fixes it later
+
+    def submit_batch(self, targets: Iterable[Source], params: AnalysisParams | dict[str, Any] | None = None,
+                     *, names: Sequence[str | None] | None = None, save: bool = True,
+                     **overrides: Any) -> Batch:
+        """Submit many; a target that cannot even be submitted (unreadable file, finished
+        session) becomes a failed job of the batch instead of stopping it."""
+        targets = list(targets)
+        names = list(names) if names is not None else [None] * len(targets)
+        if len(names) != len(targets):
+            raise InvalidParameterError(f"names must have one entry per target ({len(targets)}). "
+                                        f"Got {len(names)} instead.", parameter="names")
+        jobs = []
+        for target, name in zip(targets, names, strict=True):
+            try:
+                jobs.append(self.submit(target, params, name=name, save=save, **overrides)
+                            if not isinstance(target, int) else self.submit(target, name=name))
+            except (GangliosideError, OSError) as exc:
+                if isinstance(exc, InvalidParameterError) and not isinstance(exc, InputFormatError):
+                    raise  # the batch's own arguments are wrong: nothing should start
+                jobs.append(failed_job(_label(target, name), exc))
+        return Batch(jobs)
+
+    def rerun(self, session_id: int, params: AnalysisParams | dict[str, Any] | None = None, *,
+              name: str | None = None, **overrides: Any) -> Job:
+        """A new session with the same input (``parent_id`` = ``session_id``), new parameters."""
+        old = self.repository.get_session(session_id)
+        checked = AnalysisParams.coerce(old.params if params is None else params, **overrides)
+        new_id = self.repository.create_session(
+            self.repository.load_input(session_id), name=name or old.name, params=checked,
+            filename=old.input_filename, parent_id=session_id)
+        return self._submit_session(new_id, label=name)
+
+    # -- control -------------------------------------------------------------------------------
+    def cancel(self, job: Job) -> bool:
+        """Cancel a job; its session ends ``cancelled`` (a task already running finishes its
+        computation, but its result is not stored)."""
+        return job.cancel()
+
+    def reconcile(self) -> list[SessionInfo]:
+        """Fail this owner's ``running`` sessions whose task will never finish; return them."""
+        return self._fail_if_lost(self.repository.list_sessions(status="running"))
+
+    def _fail_if_lost(self, sessions: Sequence[SessionInfo]) -> list[SessionInfo]:
+        """Sessions run without a task key (in a foreground process) are not judged."""
+        cutoff = datetime.now(UTC) - timedelta(seconds=self.lost_after_s)
+        judged = [s for s in sessions if s.task_key and s.started_at is not None
+                  and _aware(s.started_at) <= cutoff]
+        states = self.runner.task_states([s.task_key for s in judged if s.task_key]) if judged else {}
+        return [self.repository.get_session(s.id) for s in judged
+                if s.task_key and states.get(s.task_key) is None
+                and self.repository.end_task(s.id, s.task_key, "failed", LOST_MESSAGE)]
+
+    # -- results -------------------------------------------------------------------------------
+    def result(self, job_or_session: Job | int, timeout: float | None = None) -> Any:
+        """The AnalysisResult of a finished job (loaded from the database for stored sessions)."""
+        if isinstance(job_or_session, Job):
+            value = job_or_session.result(timeout)
+            if not isinstance(value, SessionInfo):
+                return value
+            job_or_session = value.id
+        return self.repository.load_result(job_or_session)
+
+    def health(self) -> dict[str, Any]:
+        from .health import health
+        return health(self.repository, self.runner)
+

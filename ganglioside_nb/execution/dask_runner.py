@@ -1,0 +1,200 @@
+"""Dask runner: each task runs on a distributed worker; its events come back as worker events.
+
+The worker wraps the task with :func:`~ganglioside_nb.execution.base.execute` and publishes
+every event with ``Worker.log_event`` under a topic named after the task key. The client
+subscribes to that topic *before* submitting (both messages travel on the same ordered
+stream to the scheduler), so no event is missed; when the future finishes, any event still
+missing is fetched once with ``get_events`` and, if the worker could not report the end (it
+died, the task was cancelled), the client adds the terminal event itself. Nothing polls.
+
+Fault handling is the scheduler's: a task whose worker dies is re-run on another worker, at
+most ``allowed-failures`` times (2 on the local cluster), then it fails with ``KilledWorker``,
+which :meth:`DaskJob.result` reports as :class:`~ganglioside_nb.errors.TaskFailedError`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from distributed import Client, Future, fire_and_forget, get_worker
+from distributed.scheduler import KilledWorker
+
+from ..errors import SchedulerUnavailableError, TaskFailedError
+from .base import Job, execute, new_key
+from .cluster import cluster_info, get_client
+from .events import TaskEvent
+
+__all__ = ["DaskJob", "DaskRunner", "topic_for"]
+
+logger = logging.getLogger(__name__)
+
+#: task states in which the scheduler will still run (or has run) the task
+ALIVE_STATES = frozenset({"released", "waiting", "queued", "no-worker", "processing", "memory"})
+
+
+def topic_for(key: str) -> str:
+    """The worker-event topic carrying one task's events."""
+    return f"ganglioside-nb/{key}"
+
+
+def run_on_worker(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], key: str) -> Any:
+    """What the worker executes: ``fn`` wrapped by ``execute``, events as worker events."""
+    worker = get_worker()
+    topic = topic_for(key)
+    return execute(fn, args, kwargs, key=key, worker=worker.address,
+                   publish=lambda data: worker.log_event(topic, data))
+
+
+def _translate(exc: BaseException, job: DaskJob) -> BaseException:
+    if isinstance(exc, KilledWorker):
+        return TaskFailedError(
+            f"Task {job.label} was stopped: the worker running it died {exc.allowed_failures + 1} "
+            f"times (last {exc.last_worker.address}); it was not retried further.",
+            key=job.key, attempts=exc.allowed_failures + 1)
+    if isinstance(exc, asyncio.CancelledError) or type(exc).__name__ == "CancelledError":
+        return TaskFailedError(f"Task {job.label} was cancelled.", key=job.key)
+    return exc
+
+
+class DaskJob(Job):
+    def __init__(self, key: str, client: Client, **kwargs: Any) -> None:
+        super().__init__(key, **kwargs)
+        self.client = client
+        self.future: Future | None = None
+        self.topic = topic_for(key)
+
+    def done(self) -> bool:
+        return self.future is not None and self.future.done()
+
+    def result(self, timeout: float | None = None) -> Any:
+        assert self.future is not None
+        try:
+            value = self.future.result(timeout)
+        except Exception as exc:
+            self.stream.wait(10.0)
+            translated = _translate(exc, self)
+            if translated is exc:
+                raise
+            raise translated from None
+        return self._unwrap(value)
+
+    async def wait(self) -> Any:
+        assert self.future is not None
+        if self.client.asynchronous:
+            try:
+                value = await self.future
+            except Exception as exc:
+                await self._settled()
+                translated = _translate(exc, self)
+                if translated is exc:
+                    raise
+                raise translated from None
+            await self._settled()
+            return self._unwrap(value, settle=False)
+        return await asyncio.to_thread(self.result)
+
+    def cancel(self) -> bool:
+        if self.future is None or self.future.done():
+            return False
+        # force: also when the task was handed to fire_and_forget
+        self.client.sync(self.client.cancel, [self.future], force=True, asynchronous=False)
+        return True
+
+    # -- event plumbing ------------------------------------------------------------------------
+    def _on_event(self, event: tuple[float, Any]) -> None:
+        _, message = event
+        try:
+            self.stream.push(TaskEvent.from_dict(message))
+        except Exception:
+            logger.warning("ignoring malformed event on %s: %r", self.topic, message)
+
+    def _on_done(self, future: Future) -> None:
+        """Runs in distributed's callback thread once the future finished."""
+        try:
+            if not self.stream.done:  # replay what the live feed may not have delivered yet
+                for event in self.client.get_events(self.topic):
+                    self._on_event(event)
+            if not self.stream.done:
+                cancelled = future.status == "cancelled"
+                exc = None if cancelled or future.status == "finished" else future.exception()
+                self._finish_from_exception(None if exc is None else _translate(exc, self), cancelled)
+        except Exception as exc:  # the client may be closing: still end the stream
+            logger.debug("finishing %s: %s", self.key, exc)
+            self._finish_from_exception(exc, future.status == "cancelled")
+        finally:
+            try:
+                self.client.unsubscribe_topic(self.topic)
+            except Exception:
+                pass
+
+
+class DaskRunner:
+    """Runs tasks on a Dask cluster: a given client, else ``get_client(address)`` on first use."""
+
+    name = "dask"
+
+    def __init__(self, client: Client | None = None, *, address: str | None = None) -> None:
+        self._client = client
+        self._address = address
+
+    def __repr__(self) -> str:
+        where = self._client.scheduler.address if self._client is not None else (self._address or "local")
+        return f"DaskRunner({where})"
+
+    @property
+    def client(self) -> Client:
+        if self._client is None:
+            self._client = get_client(self._address)
+        return self._client
+
+    def key_prefix(self, prefix: str) -> str:
+        return prefix
+
+    def submit(self, fn: Callable[..., Any], *args: Any, key: str | None = None,
+               label: str | None = None, meta: dict[str, Any] | None = None,
+               detach: bool = False, **kwargs: Any) -> DaskJob:
+        """Run ``fn(*args, progress=..., **kwargs)`` on a worker.
+
+        ``detach=True`` keeps the task running even if this client goes away (for tasks whose
+        effect is a side effect, such as saving to the database).
+        """
+        client = self.client
+        key = key or new_key(getattr(fn, "__name__", "task"))
+        job = DaskJob(key, client, label=label, meta=meta)
+        client.subscribe_topic(job.topic, job._on_event)
+        job._push("submitted", message="submitted to the scheduler")
+        try:
+            job.future = client.submit(run_on_worker, fn, args, kwargs, key, key=key, pure=False)
+        except Exception as exc:
+            client.unsubscribe_topic(job.topic)
+            raise SchedulerUnavailableError(
+                f"The task could not be submitted to the Dask scheduler ({exc}).",
+                address=str(getattr(client.scheduler, "address", ""))) from exc
+        if detach:
+            fire_and_forget(job.future)
+        job.future.add_done_callback(job._on_done)
+        return job
+
+    def task_states(self, keys: Sequence[str]) -> dict[str, str | None]:
+        """The scheduler's state of each key (None: the scheduler does not know it, or it
+        erred; either way it will not finish). Keys this client holds futures for count as
+        ``processing`` (their submission may still be on its way to the scheduler). Call
+        outside the client's event loop."""
+        if not keys:
+            return {}
+        client = self.client
+        ours = {k: "processing" for k in keys if k in client.futures}
+        asked = [k for k in keys if k not in ours]
+        states = (client.sync(client.scheduler.get_task_status, keys=asked, asynchronous=False)
+                  if asked else {})
+        return {k: ours.get(k) or (states.get(k) if states.get(k) in ALIVE_STATES else None) for k in keys}
+
+    def info(self) -> dict[str, Any]:
+        return {"runner": self.name, **cluster_info(self.client)}
+
+    def close(self) -> None:
+        """Forget the client (shared clients are closed by ``close_local_cluster``/exit)."""
+        self._client = None

@@ -1,0 +1,122 @@
+"""The Dask runner on a real LocalCluster (worker processes): ordered event streams, results
+identical to the in-process runner, the asynchronous client, and the connection errors."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import socket
+
+import pytest
+from distributed import Client
+
+import ganglioside_nb as gnb
+from ganglioside_nb.api.jobs import run_analysis_job
+from ganglioside_nb.core.rules import DEFAULT_RULES
+from ganglioside_nb.errors import InputFormatError, InvalidParameterError, SchedulerUnavailableError
+from ganglioside_nb.execution import DaskRunner, LocalRunner, cluster, get_async_client, get_client
+from ganglioside_nb.execution.cluster import resolve_address
+from tests.conftest import SAMPLE
+
+PIPELINE_STEPS = ["read", "validate", *(r.__name__ for r in DEFAULT_RULES), "done"]
+
+
+def same_analysis(a: gnb.AnalysisResult, b: gnb.AnalysisResult) -> bool:
+    """Equal in everything but the moment each was made."""
+    stamp = {"created_at": a.provenance["created_at"]}
+    return a.equals(dataclasses.replace(b, provenance={**b.provenance, **stamp}))
+
+
+def _run(runner, source=SAMPLE, **params):  # type: ignore[no-untyped-def]
+    return runner.submit(run_analysis_job, source.read_bytes(), source.name,
+                         gnb.AnalysisParams(**params).to_dict(), label=source.name)
+
+
+def test_events_arrive_in_order_and_end_completed(dask_runner: DaskRunner) -> None:
+    job = _run(dask_runner)
+    events = list(job)  # blocks on the live stream until the terminal event
+    kinds = [e.kind for e in events]
+    assert kinds == ["submitted", "started", *["step"] * len(PIPELINE_STEPS), "completed"]
+    assert [e.step for e in events if e.kind == "step"] == PIPELINE_STEPS
+    fractions = [e.fraction for e in events if e.kind == "step"]
+    assert fractions == sorted(fractions) and fractions[-1] == pytest.approx(1.0)
+    assert events[1].worker in dask_runner.client.scheduler_info()["workers"]
+    assert len({e.run for e in events[1:]}) == 1
+    assert job.state.status == "completed" and job.state.percent == 100 and job.state.attempt == 1
+    assert isinstance(job.result(), gnb.AnalysisResult)
+
+
+@pytest.mark.parametrize("mode", ["structural", "reference"])
+def test_results_identical_to_the_in_process_runner(dask_runner: DaskRunner, mode: str) -> None:
+    with LocalRunner() as local:
+        here = _run(local, mode=mode).result()
+    there = _run(dask_runner, mode=mode).result()
+    assert same_analysis(there, here)
+    assert there.compounds.equals(here.compounds)
+    assert there.statistics == here.statistics
+
+
+def test_bad_input_fails_with_its_own_error(dask_runner: DaskRunner) -> None:
+    job = dask_runner.submit(run_analysis_job, b"Name;RT\nGM1(36:1;O2);1\n", "bad.csv", {})
+    with pytest.raises(InputFormatError, match="bad.csv"):
+        job.result()
+    assert job.status == "failed"
+    assert job.state.error_type == "InputFormatError" and "bad.csv" in job.state.error
+    assert job.events[-1].worker is not None  # the worker said so itself
+
+
+def test_async_client_streams_on_the_running_loop(dask_client: Client) -> None:
+    async def main() -> tuple[list[str], object]:
+        client = await get_async_client(dask_client.scheduler.address)
+        try:
+            job = _run(DaskRunner(client))
+            kinds = [event.kind async for event in job]
+            return kinds, await job.wait()
+        finally:
+            await client.close()
+
+    kinds, result = asyncio.run(main())
+    assert kinds[0] == "submitted" and kinds[-1] == "completed" and kinds.count("step") == len(PIPELINE_STEPS)
+    assert isinstance(result, gnb.AnalysisResult)
+
+
+def test_info_names_the_workers_and_the_dashboard(dask_runner: DaskRunner) -> None:
+    info = dask_runner.info()
+    assert info["runner"] == "dask" and info["local_cluster"] is True
+    assert info["n_workers"] == 2 and info["nthreads"] == 2
+    assert all(w["nthreads"] == 1 for w in info["workers"])
+    assert info["dashboard"].startswith("http://127.0.0.1:") and info["dashboard"].endswith("/status")
+
+
+def test_the_shared_client_is_reused(dask_client: Client) -> None:
+    assert get_client() is dask_client
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_unreachable_scheduler_gives_one_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cluster, "CONNECT_TIMEOUT_S", 1.0)
+    address = f"tcp://127.0.0.1:{_free_port()}"
+    with pytest.raises(SchedulerUnavailableError) as info:
+        get_client(address)
+    message = str(info.value)
+    assert address in message and "\n" not in message
+    assert info.value.details["address"] == address
+
+
+def test_address_resolution(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(cluster.ADDRESS_ENV, raising=False)
+    assert resolve_address() is None
+    assert resolve_address("10.0.0.5:8786") == "tcp://10.0.0.5:8786"
+    monkeypatch.setenv(cluster.ADDRESS_ENV, "tls://sched.lab:8786")
+    assert resolve_address() == "tls://sched.lab:8786"
+    assert resolve_address("127.0.0.1:1") == "tcp://127.0.0.1:1"  # the argument wins
+    monkeypatch.setenv(cluster.ADDRESS_ENV, "  ")
+    assert resolve_address() is None
+    for bad in ("tcp://", "nohostport", "tcp://host"):
+        with pytest.raises(InvalidParameterError, match="tcp://host:port"):
+            resolve_address(bad)
