@@ -16,13 +16,16 @@ Examples
     ganglioside-nb analyze --sample -o sample.json
     ganglioside-nb analyze peaks.csv --save --name "porcine brain, run 3"
     ganglioside-nb validate peaks.csv --cv 5
+    ganglioside-nb batch runs/*.csv --save --scheduler tcp://10.0.0.5:8786
+    ganglioside-nb health
     ganglioside-nb db list --status completed
     ganglioside-nb db export 12 -o run12.xlsx
 
 The database is ``--database URL``, else ``DATABASE_URL``, else a SQLite file in the user's
 data directory (created and migrated on first use); other databases are migrated explicitly
 with ``ganglioside-nb db upgrade``. Sessions belong to the current owner (``JUPYTERHUB_USER``,
-``GANGLIOSIDE_NB_OWNER`` or the OS user).
+``GANGLIOSIDE_NB_OWNER`` or the OS user). ``batch`` runs on the Dask scheduler of
+``--scheduler`` / ``GANGLIOSIDE_DASK_ADDRESS``, else on a local cluster it starts and stops.
 """
 
 from __future__ import annotations
@@ -86,23 +89,28 @@ def _build_parser() -> _Parser:
                         help="SQLAlchemy URL of the database (default: DATABASE_URL, else a "
                              "SQLite file in the user's data directory)")
 
-    params = _Parser(add_help=False)
+    options = _Parser(add_help=False)
+    options.add_argument("--mode", choices=("reference", "structural"),
+                        help="Rule 1 algorithm (default: structural)")
+    options.add_argument("--r2-threshold", type=float, metavar="X",
+                        help="minimum out-of-sample R² of an accepted model (0.5-0.999)")
+    options.add_argument("--outlier-threshold", type=float, metavar="X",
+                        help="|z| at or above which a row is an outlier (1-5)")
+    options.add_argument("--rt-tolerance", type=float, metavar="X",
+                        help="co-elution window in minutes (0.01-0.5)")
+    options.add_argument("--params", type=Path, metavar="FILE",
+                         help="a JSON object of parameters, or a JSON export (its 'parameters'); "
+                              "the options above override it")
+    params = _Parser(add_help=False, parents=[options])
     params.add_argument("input", nargs="?", metavar="INPUT",
                         help=f"a .csv or .xlsx peak table; the word '{SAMPLE_WORD}' means the "
                              f"bundled 323-row sample (write ./{SAMPLE_WORD} for a file of that "
                              "name)")
     params.add_argument("--sample", action="store_true", help="analyse the bundled sample")
-    params.add_argument("--mode", choices=("reference", "structural"),
-                        help="Rule 1 algorithm (default: structural)")
-    params.add_argument("--r2-threshold", type=float, metavar="X",
-                        help="minimum out-of-sample R² of an accepted model (0.5-0.999)")
-    params.add_argument("--outlier-threshold", type=float, metavar="X",
-                        help="|z| at or above which a row is an outlier (1-5)")
-    params.add_argument("--rt-tolerance", type=float, metavar="X",
-                        help="co-elution window in minutes (0.01-0.5)")
-    params.add_argument("--params", type=Path, metavar="FILE",
-                        help="a JSON object of parameters, or a JSON export (its 'parameters'); "
-                             "the options above override it")
+    scheduler = _Parser(add_help=False)
+    scheduler.add_argument("--scheduler", metavar="ADDRESS",
+                           help="Dask scheduler, e.g. tcp://10.0.0.5:8786 (default: "
+                                "GANGLIOSIDE_DASK_ADDRESS, else a local cluster of 2 workers)")
 
     parser = _Parser(prog=PROG, parents=[shared],
                      description="Judge LC-MS/MS ganglioside annotations against retention-time "
@@ -124,6 +132,29 @@ def _build_parser() -> _Parser:
                                                "print R², RMSE, MAE and max error.")
     validate.add_argument("--cv", type=_cv, default="loo", metavar="loo|K",
                           help="leave-one-out (default) or K-fold")
+
+    batch = commands.add_parser("batch", parents=[shared, options, scheduler],
+                                help="analyse many peak tables on a Dask cluster",
+                                description="Analyse many peak tables in parallel on Dask, with a "
+                                            "live progress bar and a summary table. Exit 2 if any "
+                                            "input failed.")
+    batch.add_argument("inputs", nargs="+", metavar="FILE",
+                       help=f"peak tables (.csv, .xlsx); '{SAMPLE_WORD}' means the bundled sample")
+    batch.add_argument("--save", action="store_true",
+                       help="store each input and result as an analysis session (the workers write)")
+    batch.add_argument("-o", "--output-dir", type=Path, metavar="DIR",
+                       help="write each result to DIR/<file stem>.<format> (without --save)")
+    batch.add_argument("--format", choices=("csv", "xlsx", "json"), default="xlsx",
+                       help="export format for --output-dir (default: xlsx)")
+    batch.add_argument("--in-process", action="store_true",
+                       help="run one after another in this process instead of on Dask")
+    batch.add_argument("--no-progress", action="store_true", help="no progress bar")
+    health = commands.add_parser("health", parents=[shared, scheduler],
+                                 help="database, Dask scheduler, workers and dashboard link",
+                                 description="Check the database and the Dask scheduler (a local "
+                                             "cluster is started for the check when no address "
+                                             "is given).")
+    health.add_argument("--json", action="store_true", help="print the report as JSON")
 
     db = commands.add_parser("db", parents=[shared], help="stored analysis sessions",
                              description="Manage the database of analysis sessions.")
@@ -329,6 +360,123 @@ def _run_validate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _batch_sources(inputs: Sequence[str]) -> list[Path]:
+    from .datasets import sample_path
+    paths = [Path(sample_path(SAMPLE_NAME)) if text == SAMPLE_WORD else Path(text) for text in inputs]
+    folders = [str(p) for p in paths if p.is_dir()]
+    if folders:
+        raise UsageError(f"each FILE must be a peak table. Got the folder {folders[0]!r} instead")
+    return paths  # a missing file fails as one item of the batch, not the whole batch
+
+
+def _runner(args: argparse.Namespace) -> Any:
+    from .execution import DaskRunner, LocalRunner
+    if getattr(args, "in_process", False):
+        return LocalRunner()
+    return DaskRunner(address=args.scheduler)
+
+
+def _follow(batch: Any, show: bool) -> None:
+    """Fold the batch's events on this thread and draw them as one tqdm bar."""
+    import queue
+
+    from tqdm import tqdm
+
+    from .execution import BatchState
+
+    inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
+    stop = batch.subscribe(inbox.put)
+    state = BatchState.of(job.key for job in batch)
+    # disable=None: drawn on a terminal only (logs and pipes get the summary table alone)
+    bar = tqdm(total=len(batch), unit="file", disable=None if show else True, file=sys.stderr,
+               dynamic_ncols=True,
+               bar_format="{l_bar}{bar}| {n:.1f}/{total} files [{elapsed}<{remaining}]{postfix}")
+    try:
+        while not state.finished:
+            state = state.apply(inbox.get())
+            counts = state.counts()
+            bar.set_postfix_str(f"{counts['completed']} ok, {counts['failed']} failed, "
+                                f"{counts['running']} running", refresh=False)
+            bar.update(round(state.fraction * len(batch), 2) - bar.n)  # redraws at most 10x/s
+    finally:
+        stop()
+        bar.close()
+
+
+def _run_batch(args: argparse.Namespace) -> int:
+    sources, params = _batch_sources(args.inputs), _params(args)
+    if args.save and args.output_dir is not None:
+        raise UsageError("--output-dir applies without --save (stored results are exported with "
+                         "'ganglioside-nb db export')")
+    if args.output_dir is not None and not args.output_dir.is_dir():
+        raise UsageError(f"the output folder must exist. Got {str(args.output_dir)!r} instead")
+    from .api import AnalysisService
+
+    runner = _runner(args)
+    service = AnalysisService(_repository(args) if args.save else None, runner)
+    log.info("submitting %d input(s) to %r", len(sources), runner)
+    batch = service.submit_batch(sources, params, save=args.save)
+    try:
+        _follow(batch, show=not args.no_progress)
+    except KeyboardInterrupt:
+        cancelled = batch.cancel()
+        sys.stderr.write(f"interrupted: {len(cancelled)} input(s) not started were cancelled\n")
+        raise
+    rows = []
+    for job in batch:
+        state, outcome = job.state, ""
+        if state.status == "completed":
+            value = job.result()
+            if args.save:
+                outcome = f"session {value.id}"
+            else:
+                stats = value.statistics
+                outcome = (f"{stats['valid']} valid, {stats['outliers']} outliers, "
+                           f"{stats['fragments']} fragments")
+                if args.output_dir is not None:
+                    target = args.output_dir / f"{Path(job.label).stem}.{args.format}"
+                    getattr(value, f"to_{args.format}")(target)
+                    outcome += f" -> {target}"
+        elif "session_id" in job.meta:
+            outcome = f"session {job.meta['session_id']}: "
+        rows.append((job.label, state.status, _fmt(state.elapsed_s, ".1f"),
+                     outcome + (state.error or "") if state.status != "completed" else outcome))
+    width = max([len(r[0]) for r in rows] + [4])
+    print(f"{'file':<{width}}  {'status':<9}  {'s':>6}  result")
+    for label, status, seconds, outcome in rows:
+        print(f"{label:<{width}}  {status:<9}  {seconds:>6}  {outcome}")
+    counts = batch.counts()
+    print(", ".join(f"{n} {k}" for k, n in counts.items()) + f" ({runner.info().get('runner')})")
+    failed = len(batch) - counts.get("completed", 0)
+    if failed:
+        sys.stderr.write(f"error: {failed} of {len(batch)} input(s) failed (see the table above)\n")
+        return EXIT_USAGE
+    return EXIT_OK
+
+
+def _run_health(args: argparse.Namespace) -> int:
+    from .api import health
+    report = health(_repository(args), _runner(args))
+    if args.json:
+        print(json.dumps(report, indent=2, default=str))
+        return EXIT_OK if report["ok"] else EXIT_INTERNAL
+    db = report["database"]
+    print(f"database   {db['state']}: {db['url']} (revision {db['revision']}, owner {db['owner']})"
+          + (f" - {db['error']}" if db.get("error") else ""))
+    sched = report["scheduler"]
+    if not sched.get("ok"):
+        print(f"scheduler  unreachable: {sched.get('error')}")
+    else:
+        kind = "local cluster" if sched.get("local_cluster") else "external"
+        print(f"scheduler  {sched['scheduler']} ({kind}), {sched['n_workers']} worker(s), "
+              f"{sched['nthreads']} thread(s)")
+        for worker in sched["workers"]:
+            print(f"  worker   {worker['address']}  {worker['nthreads']} thread(s), "
+                  f"{worker['memory_limit'] / 2**30:.1f} GiB")
+        print(f"dashboard  {sched.get('dashboard') or '-'}")
+    return EXIT_OK if report["ok"] else EXIT_INTERNAL
+
+
 # -- entry point ---------------------------------------------------------------------------------
 def _one_line(text: str) -> str:
     return " ".join(str(text).split()) or "(no message)"
@@ -368,7 +516,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     level = logging.DEBUG if debug or verbose >= 2 else logging.INFO if verbose else logging.ERROR
     handler, saved = _configure_logging(level)
     try:
-        command = {"analyze": _run_analyze, "validate": _run_validate, "db": _run_db}[args.command]
+        command = {"analyze": _run_analyze, "validate": _run_validate, "db": _run_db,
+                   "batch": _run_batch, "health": _run_health}[args.command]
         return command(args)
     except (GangliosideError, UsageError, OSError) as exc:
         log.debug("bad input", exc_info=True)

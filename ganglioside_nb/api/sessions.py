@@ -82,7 +82,8 @@ class AnalysisService:
     Parameters
     ----------
     repository : Repository, database URL or None
-        None: ``DATABASE_URL`` or the default SQLite file (migrated to head on first use).
+        None: ``DATABASE_URL`` or the default SQLite file (opened and migrated to head on first
+        use; analyses submitted with ``save=False`` never open it).
     runner : LocalRunner, DaskRunner or None
         None: a :class:`~ganglioside_nb.execution.DaskRunner` on ``get_client()`` (the
         scheduler at ``$GANGLIOSIDE_DASK_ADDRESS``, else a local cluster), connected on first use.
@@ -96,12 +97,19 @@ class AnalysisService:
     def __init__(self, repository: Repository | str | None = None, runner: Runner | None = None, *,
                  owner: str | None = None, lost_after_s: float = 30.0) -> None:
         self.lost_after_s = lost_after_s
-        self.repository = (repository if isinstance(repository, Repository)
-                           else Repository(repository, owner, migrate=True))
+        self._repository = repository
+        self._owner = owner
         self.runner: Runner = runner if runner is not None else DaskRunner()
 
+    @property
+    def repository(self) -> Repository:
+        """Opened on first use (unsaved analyses never need it)."""
+        if not isinstance(self._repository, Repository):
+            self._repository = Repository(self._repository, self._owner, migrate=True)
+        return self._repository
+
     def __repr__(self) -> str:
-        return f"AnalysisService({self.repository!r}, {self.runner!r})"
+        return f"AnalysisService({self._repository!r}, {self.runner!r})"
 
     # -- submit --------------------------------------------------------------------------------
     def submit(self, target: Source, params: AnalysisParams | dict[str, Any] | None = None, *,
