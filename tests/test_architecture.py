@@ -1,7 +1,8 @@
 """The layering of STYLE.md §1, enforced.
 
 1. In a fresh interpreter, importing the core and analysing the bundled sample loads none of
-   dask, distributed, sqlalchemy or ipywidgets (nor matplotlib).
+   dask, distributed, sqlalchemy or ipywidgets (nor matplotlib); the execution layer loads no
+   SQLAlchemy or widgets, persistence no Dask or widgets, api no widgets.
 2. Every module's imports, walked with ``ast``, only follow the allowed edges between layers.
 """
 
@@ -25,6 +26,28 @@ def test_core_import_and_analysis_load_no_heavy_layer():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "", f"core loaded: {out.stdout.strip()}"
+
+
+def _loaded_after(statement: str) -> set[str]:
+    code = f"import sys\n{statement}\nprint(','.join(m for m in {HEAVY!r} if m in sys.modules))\n"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return set(filter(None, out.stdout.strip().split(",")))
+
+
+def test_execution_loads_no_database_or_widgets():
+    loaded = _loaded_after("import ganglioside_nb.execution")
+    assert {"dask", "distributed"} <= loaded
+    assert not loaded & {"sqlalchemy", "ipywidgets", "matplotlib"}, loaded
+
+
+def test_persistence_loads_no_dask_or_widgets():
+    loaded = _loaded_after("import ganglioside_nb.persistence")
+    assert "sqlalchemy" in loaded
+    assert not loaded & {"dask", "distributed", "ipywidgets", "matplotlib"}, loaded
+
+
+def test_api_loads_no_widgets():
+    assert "ipywidgets" not in _loaded_after("import ganglioside_nb.api")
 
 
 #: layer -> layers it may import (besides itself). Pure ring = core, io, params, errors,
