@@ -146,7 +146,10 @@ class DaskJob(Job):
         if self.future is None or self.future.done():
             return False
         # force: also when the task was handed to fire_and_forget
-        self.client.sync(self.client.cancel, [self.future], force=True, asynchronous=False)
+        if self.client.asynchronous:  # on the client's own loop (a kernel): do not block it
+            asyncio.ensure_future(self.client.cancel([self.future], force=True))
+        else:
+            self.client.cancel([self.future], force=True)
         return True
 
     # -- event plumbing ------------------------------------------------------------------------
