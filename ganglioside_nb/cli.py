@@ -18,6 +18,7 @@ Examples
     ganglioside-nb validate peaks.csv --cv 5
     ganglioside-nb batch runs/*.csv --save --scheduler tcp://10.0.0.5:8786
     ganglioside-nb health
+    ganglioside-nb app --port 8866 --database postgresql+psycopg2://lab@db/gangliosides
     ganglioside-nb db list --status completed
     ganglioside-nb db export 12 -o run12.xlsx
 
@@ -155,6 +156,14 @@ def _build_parser() -> _Parser:
                                              "cluster is started for the check when no address "
                                              "is given).")
     health.add_argument("--json", action="store_true", help="print the report as JSON")
+
+    app = commands.add_parser("app", parents=[shared, scheduler],
+                              help="serve the analyze and history apps with Voila",
+                              description="Serve the no-code apps (analyze, history) with Voila on "
+                                          "127.0.0.1. Without --scheduler a local Dask cluster is "
+                                          "started and shared by every page. Stop with Ctrl-C.")
+    app.add_argument("--port", type=int, default=8866, metavar="N", help="port (default: 8866; 0: any free)")
+    app.add_argument("--open", choices=("analyze", "history"), help="open this app in a web browser")
 
     db = commands.add_parser("db", parents=[shared], help="stored analysis sessions",
                              description="Manage the database of analysis sessions.")
@@ -477,6 +486,88 @@ def _run_health(args: argparse.Namespace) -> int:
     return EXIT_OK if report["ok"] else EXIT_INTERNAL
 
 
+def _free_port() -> int:
+    import socket
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _run_app(args: argparse.Namespace) -> int:
+    """Voila on the two app notebooks, with one shared Dask cluster and the chosen database."""
+    import os
+    import signal
+    import subprocess
+    import tempfile
+    import time
+    import urllib.error
+    import urllib.request
+    import webbrowser
+
+    from .execution import close_local_cluster, cluster_info, get_client
+    from .persistence.engine import shareable_url
+    from .ui.voila import write_apps
+
+    if not 0 <= args.port <= 65535:
+        raise UsageError(f"--port must be between 0 and 65535. Got {args.port} instead")
+    port = args.port or _free_port()
+    repo = _repository(args)  # migrates SQLite; checks any other database is at the schema head
+    env = {**os.environ, "DATABASE_URL": shareable_url(repo.engine),
+           "GANGLIOSIDE_NB_OWNER": repo.owner}
+    client = get_client(args.scheduler)
+    info = cluster_info(client)
+    env["GANGLIOSIDE_DASK_ADDRESS"] = str(info["scheduler"])
+    def stop(signum: int, _frame: Any) -> None:  # SIGTERM: clean up like Ctrl-C does
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    with tempfile.TemporaryDirectory(prefix="ganglioside-nb-app-") as folder:
+        write_apps(Path(folder))
+        command = [sys.executable, "-m", "voila", "--no-browser", f"--port={port}",
+                   "--Voila.ip=127.0.0.1", folder]
+        server = subprocess.Popen(command, cwd=folder, env=env, start_new_session=True)
+        url = f"http://127.0.0.1:{port}/"
+        try:
+            for _ in range(120):  # Voila answers after ~2 s
+                if server.poll() is not None:
+                    raise UsageError(f"Voila stopped at start-up (exit {server.returncode}); is port "
+                                     f"{port} free?")
+                try:
+                    urllib.request.urlopen(url, timeout=2).close()
+                    break
+                except urllib.error.HTTPError:
+                    break
+                except OSError:
+                    time.sleep(0.25)
+            print(f"ganglioside-nb apps: {url}", flush=True)
+            print(f"  analyze   {url}voila/render/analyze.ipynb", flush=True)
+            print(f"  history   {url}voila/render/history.ipynb", flush=True)
+            print(f"  database  {_redacted(env['DATABASE_URL'])} (owner {repo.owner})", flush=True)
+            print(f"  dask      {info['scheduler']}, {info['n_workers']} worker(s), dashboard "
+                  f"{info.get('dashboard') or '-'}", flush=True)
+            print("Ctrl-C stops the server.", flush=True)
+            if args.open:
+                webbrowser.open(f"{url}voila/render/{args.open}.ipynb")
+            return server.wait() or EXIT_OK
+        except KeyboardInterrupt:
+            return EXIT_OK
+        finally:
+            if server.poll() is None:  # SIGTERM: Voila shuts its kernels down; SIGKILL only after
+                os.killpg(server.pid, signal.SIGTERM)
+                try:
+                    server.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    os.killpg(server.pid, signal.SIGKILL)
+                    server.wait()
+            if args.scheduler is None:
+                close_local_cluster()
+
+
+def _redacted(url: str) -> str:
+    from .persistence.engine import redacted_url
+    return redacted_url(url)
+
+
 # -- entry point ---------------------------------------------------------------------------------
 def _one_line(text: str) -> str:
     return " ".join(str(text).split()) or "(no message)"
@@ -517,7 +608,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler, saved = _configure_logging(level)
     try:
         command = {"analyze": _run_analyze, "validate": _run_validate, "db": _run_db,
-                   "batch": _run_batch, "health": _run_health}[args.command]
+                   "batch": _run_batch, "health": _run_health, "app": _run_app}[args.command]
         return command(args)
     except (GangliosideError, UsageError, OSError) as exc:
         log.debug("bad input", exc_info=True)

@@ -62,9 +62,13 @@ ALLOWED: dict[str, set[str]] = {
     "ui": {"pure", "execution", "persistence", "api", "plots"},
     "testing": {"pure"},
     "cli": {"pure", "api", "execution", "persistence", "ui", "plots"},
-    "magics": {"pure", "api", "ui", "plots"},
+    "magics": {"pure", "api", "execution", "ui", "plots"},
 }
 
+
+#: single deliberate edges outside the table: IPython's extension protocol needs
+#: ``load_ipython_extension`` at the package root; it imports the magics only when called.
+EDGES = {("ganglioside_nb", "ganglioside_nb.magics")}
 
 KNOWN = {p.stem for p in PACKAGE.iterdir() if p.suffix == ".py" or (p / "__init__.py").exists()}
 
@@ -109,7 +113,7 @@ def test_imports_follow_the_layer_table():
             top = target.split(".")[0]
             if top == "ganglioside_nb":
                 dst = _layer(target)
-                if dst != src and dst not in ALLOWED.get(src, set()):
+                if dst != src and dst not in ALLOWED.get(src, set()) and (module, target) not in EDGES:
                     violations.append(f"{module} -> {target} ({src} -> {dst})")
             elif src == "pure" and top in HEAVY:
                 violations.append(f"{module} imports {top}")

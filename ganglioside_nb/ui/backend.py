@@ -50,6 +50,11 @@ class Backend:
         return self._repository
 
     @property
+    def has_repository(self) -> bool:
+        """Whether the repository can be named without connecting (it is one, or was opened)."""
+        return self._repository is not None
+
+    @property
     def dashboard_link(self) -> str:
         try:
             return str(self._client.dashboard_link) if self._client is not None else ""

@@ -45,9 +45,9 @@ class JobProgress(W.VBox):
                                      layout=W.Layout(width="auto" if compact else "60%")), "progress")
         self.badge = tag(W.HTML(badge_html("pending")), "status")
         self.step = tag(W.HTML(""), "progress-step")
-        self.log = tag(W.HTML(""), "progress-log")
+        self.log_view = tag(W.HTML(""), "progress-log")
         line = W.HBox([self.bar, self.badge, self.step], layout=W.Layout(align_items="center"))
-        super().__init__([line] if compact else [line, self.log], **kwargs)
+        super().__init__([line] if compact else [line, self.log_view], **kwargs)
         tag(self, "job-progress")
 
     def show(self, state: ProgressState) -> None:
@@ -61,7 +61,7 @@ class JobProgress(W.VBox):
         self.step.value = (f'<span class="gnb-step">{html.escape(state.message or state.status)}'
                            f"{elapsed}{attempt}</span>")
         lines = "\n".join(html.escape(line) for line in state.log)
-        self.log.value = (f'<pre class="gnb-log" style="max-height:16em;overflow:auto;font-size:85%;'
+        self.log_view.value = (f'<pre class="gnb-log" style="max-height:16em;overflow:auto;font-size:85%;'
                           f'margin:0.3em 0;">{lines}</pre>' if lines else "")
 
     async def follow(self, job: Job) -> ProgressState:
