@@ -75,7 +75,8 @@ _TABLE_CSS = (
     "white-space:nowrap}.gnb-t td{padding:2px 6px;border-bottom:1px solid #e5e5e5;vertical-align:top}"
     ".gnb-t td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}"
     ".gnb-t tr:nth-child(even) td{background:#fafafa}.gnb-wrap{overflow-x:auto;max-width:100%}"
-    ".gnb-t td.txt{max-width:28em;overflow-wrap:anywhere}</style>"
+    # break-word (not anywhere): a name or a flag list is never squeezed below its longest word
+    ".gnb-t td.txt{max-width:28em;overflow-wrap:break-word}</style>"
 )
 
 

@@ -1,9 +1,9 @@
 """What ``ganglioside-nb app`` serves: the two app notebooks and Voila's configuration.
 
-The notebooks are two cells each (an import, a display); :func:`write_apps` writes them with
-``voila.json`` into a folder. ``voila_apps/`` in the repository holds the same files (a test
-keeps them identical), so ``voila voila_apps/`` and Binder's ``urlpath=voila/render/...``
-serve exactly what the command serves.
+The notebooks are two cells each (an import, a display; the app draws its own header);
+:func:`write_apps` writes them with ``voila.json`` into a folder. ``voila_apps/`` in the
+repository holds the same files (a test keeps them identical), so ``voila voila_apps/`` and
+Binder's ``urlpath=voila/render/...`` serve exactly what the command serves.
 """
 
 from __future__ import annotations
@@ -33,9 +33,8 @@ VOILA_CONFIG: dict[str, Any] = {
 
 def app_notebook(name: str) -> dict[str, Any]:
     """The notebook (nbformat 4 JSON) of one app."""
-    title, cls = APPS[name]
+    _, cls = APPS[name]
     cells = [
-        {"cell_type": "markdown", "metadata": {}, "source": [f"# {title}"]},
         {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
          "source": [f"from ganglioside_nb.ui.apps import {cls}"]},
         {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],

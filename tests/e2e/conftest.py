@@ -1,0 +1,132 @@
+"""Browser fixtures: ``ganglioside-nb app`` started as a program on a free port with a fresh
+Postgres database, and headless Debian Chromium driven by Playwright.
+
+Outside CI a missing Chromium or Playwright skips these tests with the reason; under
+``CI=true`` it fails them (``.ci/run`` installs both).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ganglioside_nb.persistence import upgrade
+from tests.databases import drop_postgres_database, fresh_postgres_database
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARTIFACTS = Path(__file__).resolve().parents[1] / "_artifacts" / "e2e"
+
+
+def _missing(what: str) -> None:
+    message = f"{what} is not available"
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{message} (CI=true: browser tests must run)", pytrace=False)
+    pytest.skip(message)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def app_url(postgres_server: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The apps served by ``ganglioside-nb app`` (its own local Dask cluster)."""
+    admin, base = postgres_server
+    url = fresh_postgres_database(admin, base, prefix="gnb_e2e")
+    upgrade(url)
+    port = _free_port()
+    log = (tmp_path_factory.mktemp("app") / "app.log").open("wb")
+    env = {k: v for k, v in os.environ.items() if k != "GANGLIOSIDE_DASK_ADDRESS"}
+    env["GANGLIOSIDE_NB_OWNER"] = "e2e"
+    server = subprocess.Popen(
+        [sys.executable, "-m", "ganglioside_nb", "app", "--port", str(port), "--database",
+         url.render_as_string(hide_password=False)],
+        stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    root = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            if server.poll() is not None:
+                raise RuntimeError(f"ganglioside-nb app exited with {server.returncode}")
+            try:
+                urllib.request.urlopen(root, timeout=2).close()
+                break
+            except urllib.error.HTTPError:
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.3)
+        yield root
+    finally:
+        if server.poll() is None:
+            server.send_signal(signal.SIGTERM)  # the CLI stops Voila (and its kernels) and the cluster
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(server.pid, signal.SIGKILL)
+                server.wait()
+        log.close()
+        drop_postgres_database(admin, url)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    if not Path(CHROMIUM).exists():
+        _missing(f"Chromium ({CHROMIUM}; apt-get install -y chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _missing("Playwright (pip install playwright)")
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield chromium
+        chromium.close()
+
+
+class PageErrors:
+    """Console errors and uncaught page errors, minus blocked external requests (offline CDN)."""
+
+    def __init__(self, page: Any) -> None:
+        self.messages: list[str] = []
+        page.on("console", self._console)
+        page.on("pageerror", lambda exc: self.messages.append(f"pageerror: {exc}"))
+
+    def _console(self, message: Any) -> None:
+        if message.type != "error":
+            return
+        text, where = message.text, (message.location or {}).get("url", "")
+        external = "ERR_NAME_NOT_RESOLVED" in text or "ERR_INTERNET_DISCONNECTED" in text \
+            or "Failed to load resource" in text and "127.0.0.1" not in where
+        # Voila's beforeunload kernel shutdown is a sendBeacon without the _xsrf token, refused
+        # with 403 when the test navigates away (voila-dashboards/voila#1458, open); the idle
+        # kernel is culled instead (voila.json)
+        known_upstream = "/voila/api/shutdown/" in where and "403" in text
+        if not (external or known_upstream):
+            self.messages.append(f"{text} ({where})")
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(accept_downloads=True, viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(120_000)
+    page.errors = PageErrors(page)
+    yield page
+    context.close()
