@@ -86,8 +86,10 @@ def app_url(postgres_server: Any, tmp_path_factory: pytest.TempPathFactory) -> I
         drop_postgres_database(admin, url)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """Module scope: Playwright's sync API keeps an event loop running in this thread while it
+    is open, which would break ``asyncio.run`` in the tests that follow in the same process."""
     if not Path(CHROMIUM).exists():
         _missing(f"Chromium ({CHROMIUM}; apt-get install -y chromium)")
     try:
