@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from .. import __version__
+from ..errors import InvalidParameterError
 from ..io.readers import RawTable, read_table
 from ..params import AnalysisParams
 from .events import ProgressEvent
@@ -31,7 +32,6 @@ from .validate import validate_input, working_table
 __all__ = ["analyze", "prepare"]
 
 ProgressCallback = Callable[[ProgressEvent], None]
-_RULE_TABLES = ("models", "validation", "oac_pairs", "fragment_events")
 
 
 def prepare(data: Any, params: AnalysisParams, *, filename: str | None = None,
@@ -78,6 +78,7 @@ def analyze(data: Any, params: AnalysisParams | dict[str, Any] | None = None, *,
     (149, 174)
     """
     params = AnalysisParams.coerce(params, **overrides)
+    _check_rules(rules)
     start = time.perf_counter()
     total = len(rules) + 3
     step = 0
@@ -118,6 +119,21 @@ def analyze(data: Any, params: AnalysisParams | dict[str, Any] | None = None, *,
     emit("done", f"{statistics['valid']} valid, {statistics['outliers']} outliers, "
                  f"{statistics['fragments']} fragments")
     return result
+
+
+#: rules whose columns the result contract needs: the verdict (status, prediction) and the
+#: confidence score; any other rule may be left out or replaced.
+REQUIRED_RULES = ("flag_rt_outliers", "derive_confidence")
+
+
+def _check_rules(rules: tuple[Rule, ...]) -> None:
+    names = [getattr(rule, "__name__", repr(rule)) for rule in rules]
+    missing = [name for name in REQUIRED_RULES if name not in names]
+    if missing or not all(callable(rule) for rule in rules):
+        raise InvalidParameterError(
+            f"rules must be callables including {' and '.join(REQUIRED_RULES)} (they produce the "
+            f"status, prediction and confidence columns of the result). Got "
+            f"{', '.join(names) or 'no rules'} instead.", parameter="rules", value=names)
 
 
 def _rule_message(name: str, stats: Any) -> str:

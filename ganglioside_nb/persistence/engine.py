@@ -173,7 +173,18 @@ def connect(engine: Engine) -> Iterator[Connection]:
     except DBAPIError as exc:
         if exc.connection_invalidated:
             raise _unavailable(engine, exc) from exc
+        if _missing_table(exc):
+            shown = redacted_url(engine.url)
+            raise DatabaseUnavailableError(
+                f"The database {shown} must hold the ganglioside_nb schema. Got no analysis tables "
+                "instead: run 'ganglioside-nb db upgrade' (or Repository(..., migrate=True)).",
+                url=shown, reason="schema missing") from exc
         raise
+
+
+def _missing_table(exc: DBAPIError) -> bool:
+    text = str(getattr(exc, "orig", exc)).lower()
+    return "no such table" in text or ("relation" in text and "does not exist" in text)
 
 
 @contextmanager

@@ -109,3 +109,15 @@ def test_overrides_and_params_object_agree():
     b = gnb.analyze(gnb.datasets.sample_path("testwork"), gnb.AnalysisParams(mode="reference"))
     pd.testing.assert_frame_equal(a.compounds, b.compounds)
     assert np.array_equal(a.compounds["status"], ["valid", "outlier", "outlier", "valid", "valid"])
+
+
+def test_rules_may_leave_out_a_check_but_not_the_verdict_or_the_confidence():
+    from ganglioside_nb.errors import InvalidParameterError
+
+    sample = gnb.datasets.sample_path()
+    without_sugar_rt = tuple(r for r in DEFAULT_RULES if r.__name__ != "check_sugar_rt")
+    partial = gnb.analyze(sample, rules=without_sugar_rt)
+    assert "check_sugar_rt" not in partial.statistics["rules"] and len(partial.compounds) == 323
+    for left_out in ("flag_rt_outliers", "derive_confidence"):
+        with pytest.raises(InvalidParameterError, match="rules must be callables including .*Got .*"):
+            gnb.analyze(sample, rules=tuple(r for r in DEFAULT_RULES if r.__name__ != left_out))

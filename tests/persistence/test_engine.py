@@ -60,3 +60,12 @@ def test_sqlite_has_foreign_keys_wal_and_real_transactions(tmp_path: Path) -> No
         assert "t" not in sa.inspect(engine).get_table_names()
     finally:
         engine.dispose()
+
+
+def test_a_database_without_the_schema_gives_one_clear_error(tmp_path):
+    from ganglioside_nb.errors import DatabaseUnavailableError
+    from ganglioside_nb.persistence import Repository
+
+    repo = Repository(f"sqlite:///{tmp_path / 'bare.sqlite3'}", owner="x")
+    with pytest.raises(DatabaseUnavailableError, match="must hold the ganglioside_nb schema.*db upgrade"):
+        repo.list_sessions()
