@@ -12,7 +12,7 @@ from typing import Any
 
 import ipywidgets as W
 
-__all__ = ["STATUS_COLOURS", "Alert", "badge_html", "download_link", "tag"]
+__all__ = ["STATUS_COLOURS", "Alert", "badge_html", "close_tree", "download_link", "tag"]
 
 #: badge colours per run status (colour-blind-safe pairs; the text says the status too)
 STATUS_COLOURS = {"idle": "#777777", "ready": "#4477aa", "pending": "#777777", "queued": "#4477aa",
@@ -28,6 +28,13 @@ def tag(widget: W.Widget, role: str) -> W.Widget:
     """Add the CSS class ``gnb-<role>`` and return the widget."""
     widget.add_class(f"gnb-{role}")
     return widget
+
+
+def close_tree(widget: W.Widget) -> None:
+    """Close a widget and all its descendants (frees their comms when a view is redrawn)."""
+    for child in getattr(widget, "children", ()):
+        close_tree(child)
+    widget.close()
 
 
 def badge_html(status: str) -> str:

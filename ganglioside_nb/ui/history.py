@@ -37,7 +37,7 @@ from ..execution import Batch, Job
 from ..params import AnalysisParams
 from ..persistence import STATUSES, Repository, SessionInfo
 from .backend import Backend
-from .common import Alert, badge_html, tag
+from .common import Alert, badge_html, close_tree, tag
 from .errors import catch_errors, error_message
 from .progress import JobProgress, spawn
 from .state import AppState
@@ -54,7 +54,7 @@ _TABLE_CSS = (
     ".gnb-h th{background:#f0f0f0;text-align:left;padding:2px 6px;border-bottom:1px solid #bbb;"
     "white-space:nowrap}.gnb-h td{padding:2px 6px;border-bottom:1px solid #e5e5e5;vertical-align:top}"
     ".gnb-h td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}"
-    ".gnb-h tr.gnb-selected td{background:#e8f0fb}.gnb-h td.txt{max-width:22em;overflow-wrap:anywhere}"
+    ".gnb-h tr.gnb-selected td{background:#e8f0fb}.gnb-h td.txt{max-width:22em;overflow-wrap:break-word}"
     ".gnb-h .gnb-muted{color:#777;font-size:90%}</style>"
 )
 
@@ -194,12 +194,6 @@ def _error_line(text: Any) -> str:
     """The first line of an error text, whitespace folded (never a traceback)."""
     lines = str(text or "").strip().splitlines()
     return " ".join(lines[0].split()) if lines else ""
-
-
-def _close_tree(widget: W.Widget) -> None:
-    for child in getattr(widget, "children", ()):
-        _close_tree(child)
-    widget.close()
 
 
 def _button(description: str, role: str, *, icon: str = "", style: str = "", tooltip: str = "",
@@ -624,7 +618,7 @@ class HistoryView(W.VBox):
         old = [c for c in self.detail.children if c not in children]
         self.detail.children = children
         for child in old:
-            _close_tree(child)
+            close_tree(child)
 
     def _click_open(self) -> None:
         (session_id,) = self._selected(one=True, action="open")
@@ -678,7 +672,7 @@ class HistoryView(W.VBox):
         follows: list[asyncio.Task[Any]] = []
         jobs: list[Job] = []
         for old in self.jobs.children:
-            _close_tree(old)
+            close_tree(old)
         self.jobs.children = []
         self.jobs_summary.value = ""
         try:

@@ -40,7 +40,7 @@ import pandas as pd
 from ..core.results import _STATUS_COLOURS, AnalysisResult
 from ..errors import InvalidParameterError
 from ..io.export import to_csv
-from .common import Alert, download_link, tag
+from .common import Alert, close_tree, download_link, tag
 from .errors import catch_errors
 from .state import AppState
 
@@ -258,12 +258,6 @@ def _png(figure: Any, dpi: int = 90) -> bytes:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=dpi)
     return buffer.getvalue()
-
-
-def _close_tree(widget: W.Widget) -> None:
-    for child in getattr(widget, "children", ()):
-        _close_tree(child)
-    widget.close()
 
 
 # -- compounds ---------------------------------------------------------------------------------
@@ -520,7 +514,7 @@ class ResultsView(W.VBox):
     # -- drawing -------------------------------------------------------------------------------
     def _redraw(self, _change: Any = None) -> None:
         for child in self.tabs.children:
-            _close_tree(child)
+            close_tree(child)
         self.images, self.downloads, self.table = {}, {}, None
         result = self.result
         if result is None:
@@ -687,7 +681,7 @@ class ResultsView(W.VBox):
                        "download-png")
             items.append(W.VBox([W.HTML(f"<b>{_esc(name.replace('_', ' '))}</b>"), images[name], link]))
         for child in self._plots_box.children:
-            _close_tree(child)
+            close_tree(child)
         self._plots_box.children = items
         self.images = images
 
@@ -706,7 +700,7 @@ class ResultsView(W.VBox):
                                  f"{notes[fmt]})</span>"), f"download-{fmt}")
                  for fmt, data in files.items()}
         for child in self._export_box.children:
-            _close_tree(child)
+            close_tree(child)
         self._export_box.children = list(links.values())
         self.downloads = links
         if self.repository is not None and self.session_id is not None:
