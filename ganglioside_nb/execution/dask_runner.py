@@ -16,6 +16,7 @@ which :meth:`DaskJob.result` reports as :class:`~ganglioside_nb.errors.TaskFaile
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 import threading
 import time
@@ -100,7 +101,7 @@ def _translate(exc: BaseException, job: DaskJob) -> BaseException:
             f"Task {job.label} was stopped: the worker running it died {exc.allowed_failures + 1} "
             f"times (last {exc.last_worker.address}); it was not retried further.",
             key=job.key, attempts=exc.allowed_failures + 1)
-    if isinstance(exc, asyncio.CancelledError) or type(exc).__name__ == "CancelledError":
+    if isinstance(exc, asyncio.CancelledError | concurrent.futures.CancelledError):
         return TaskFailedError(f"Task {job.label} was cancelled.", key=job.key)
     return exc
 

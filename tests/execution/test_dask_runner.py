@@ -120,3 +120,28 @@ def test_address_resolution(monkeypatch: pytest.MonkeyPatch) -> None:
     for bad in ("tcp://", "nohostport", "tcp://host"):
         with pytest.raises(InvalidParameterError, match="tcp://host:port"):
             resolve_address(bad)
+
+
+def test_cancel_from_an_async_client_does_not_block_its_loop(dask_client: Client) -> None:
+    from ganglioside_nb.errors import TaskFailedError
+    from ganglioside_nb.testing.tasks import nap
+
+    async def main() -> tuple[list[str], str]:
+        client = await get_async_client(dask_client.scheduler.address)
+        try:
+            runner = DaskRunner(client)
+            busy = [runner.submit(nap, 1.5) for _ in range(2)]  # both workers busy
+            queued = runner.submit(nap, 1.5)
+            await asyncio.sleep(0.3)
+            assert queued.status in ("queued", "pending")
+            assert queued.cancel() is True  # called on the loop: must not block it
+            kinds = [event.kind async for event in queued]
+            with pytest.raises(TaskFailedError, match="cancelled"):
+                await queued.wait()
+            assert [await job.wait() for job in busy] == [1.5, 1.5]
+            return kinds, queued.status
+        finally:
+            await client.close()
+
+    kinds, status = asyncio.run(main())
+    assert kinds[0] == "submitted" and kinds[-1] == "cancelled" and status == "cancelled"
