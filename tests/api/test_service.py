@@ -8,7 +8,7 @@ from sqlalchemy.engine import Engine
 import ganglioside_nb as gnb
 from ganglioside_nb.api import AnalysisService
 from ganglioside_nb.api.sessions import LOST_MESSAGE
-from ganglioside_nb.errors import InvalidParameterError, InvalidTransitionError
+from ganglioside_nb.errors import InvalidParameterError, InvalidTransitionError, TaskFailedError
 from ganglioside_nb.execution import DaskRunner, LocalRunner
 from ganglioside_nb.persistence import Repository
 from tests.conftest import SAMPLE, SAMPLE_5
@@ -98,7 +98,7 @@ def test_cancelling_a_batch_stops_what_has_not_started(service: AnalysisService)
     for job in batch:
         info = service.repository.get_session(job.meta["session_id"])
         assert info.status == job.status  # never left running
-    with pytest.raises(Exception, match="cancelled"):
+    with pytest.raises(TaskFailedError, match="cancelled"):
         cancelled[0].result()
 
 
