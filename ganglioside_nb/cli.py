@@ -522,9 +522,14 @@ def _run_app(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     with tempfile.TemporaryDirectory(prefix="ganglioside-nb-app-") as folder:
-        write_apps(Path(folder))
+        # voila.json in Voila's working directory; the served folder (the landing page lists it)
+        # holds just the two apps
+        apps = Path(folder) / "apps"
+        for path in write_apps(apps):
+            if path.suffix == ".json":
+                path.replace(Path(folder) / path.name)
         command = [sys.executable, "-m", "voila", "--no-browser", f"--port={port}",
-                   "--Voila.ip=127.0.0.1", folder]
+                   "--Voila.ip=127.0.0.1", str(apps)]
         server = subprocess.Popen(command, cwd=folder, env=env, start_new_session=True)
         url = f"http://127.0.0.1:{port}/"
         try:

@@ -40,6 +40,7 @@ def test_binder_files() -> None:
     post_build = ROOT / "binder" / "postBuild"
     assert os.access(post_build, os.X_OK)
     assert "pip install --no-cache-dir ." in post_build.read_text()
+    assert "write_server_config()" in post_build.read_text()  # voila.json is not read on Binder
     assert (ROOT / "binder" / "runtime.txt").read_text().strip() == "python-3.11"
     requirements = (ROOT / "binder" / "requirements.txt").read_text()
     assert "voila" in requirements and "jupyterlab" in requirements

@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-__all__ = ["APPS", "VOILA_CONFIG", "app_notebook", "write_apps"]
+__all__ = ["APPS", "VOILA_CONFIG", "app_notebook", "server_config", "write_apps", "write_server_config"]
 
 #: app name -> (title, class in ganglioside_nb.ui.apps)
 APPS = {"analyze": ("Analyze gangliosides", "AnalyzeApp"),
@@ -63,3 +63,25 @@ def write_apps(folder: Path) -> list[Path]:
     config = folder / "voila.json"
     config.write_text(_dump(VOILA_CONFIG), encoding="utf-8")
     return [*written, config]
+
+
+def server_config() -> dict[str, Any]:
+    """The same settings for Voila running as a Jupyter server extension (Binder, JupyterHub):
+    there ``voila.json`` is not read, and the websocket limit belongs to the server."""
+    return {"ServerApp": {"tornado_settings": dict(VOILA_CONFIG["Voila"]["tornado_settings"])},
+            "VoilaConfiguration": dict(VOILA_CONFIG["VoilaConfiguration"]),
+            "VoilaExecutor": dict(VOILA_CONFIG["VoilaExecutor"]),
+            "MappingKernelManager": dict(VOILA_CONFIG["MappingKernelManager"])}
+
+
+def write_server_config(folder: Path | None = None) -> Path:
+    """Write ``jupyter_server_config.json`` into ``folder`` (default ``~/.jupyter``), merged
+    into what is there already."""
+    folder = folder if folder is not None else Path.home() / ".jupyter"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "jupyter_server_config.json"
+    current = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    for section, values in server_config().items():
+        current.setdefault(section, {}).update(values)
+    path.write_text(_dump(current), encoding="utf-8")
+    return path

@@ -91,3 +91,14 @@ def test_a_20_mb_upload_arrives(page: Any, app_url: str, tmp_path: Path) -> None
     assert "big.csv" in page.inner_text(".gnb-preview")
     page.wait_for_function("!document.querySelector('.gnb-run').disabled")
     assert page.errors.messages == []
+
+
+def test_the_landing_page_links_both_apps(page: Any, app_url: str) -> None:
+    page.goto(app_url)
+    page.wait_for_selector("text=history.ipynb")
+    listing = page.inner_text("body")
+    assert "analyze.ipynb" in listing and "history.ipynb" in listing and "voila.json" not in listing
+    with page.context.expect_page() as opened:  # Voila's file list opens an app in a new tab
+        page.click("text=history.ipynb")
+    opened.value.wait_for_selector(".gnb-ready-marker", state="attached")
+    assert opened.value.url.startswith(f"{app_url}voila/render/history.ipynb")

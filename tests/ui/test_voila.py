@@ -36,3 +36,14 @@ def test_voila_settings_allow_50_mb_uploads_hide_tracebacks_and_cull() -> None:
     assert config["Voila"]["tornado_settings"]["websocket_max_message_size"] > 50 * 2**20 * 4 / 3  # base64
     assert config["VoilaConfiguration"]["show_tracebacks"] is False
     assert config["MappingKernelManager"]["cull_idle_timeout"] > 0
+
+
+def test_server_extension_config_carries_the_same_settings(tmp_path: Path) -> None:
+    from ganglioside_nb.ui.voila import write_server_config
+
+    (tmp_path / "jupyter_server_config.json").write_text('{"ServerApp": {"port": 9999}}')
+    written = json.loads(write_server_config(tmp_path).read_text())
+    assert written["ServerApp"]["port"] == 9999  # merged, not replaced
+    assert written["ServerApp"]["tornado_settings"] == VOILA_CONFIG["Voila"]["tornado_settings"]
+    assert written["VoilaConfiguration"]["show_tracebacks"] is False
+    assert written["MappingKernelManager"] == VOILA_CONFIG["MappingKernelManager"]
