@@ -248,6 +248,15 @@ class AnalysisService:
         return self.repository.load_result(job_or_session)
 
     def health(self) -> dict[str, Any]:
+        """Database and scheduler (see :func:`ganglioside_nb.api.health`); when both answer,
+        stale ``running`` sessions are reconciled first and listed under ``reconciled``."""
         from .health import health
-        return health(self.repository, self.runner)
+        report = health(self.repository, self.runner)
+        report["reconciled"] = []
+        if report["ok"]:
+            try:
+                report["reconciled"] = [s.id for s in self.reconcile()]
+            except GangliosideError as exc:  # e.g. the scheduler went away meanwhile
+                report["reconcile_error"] = str(exc)
+        return report
 
