@@ -663,6 +663,27 @@ class Repository:
             provenance=_codec.apply_key_shape(_codec.from_doc(docs.provenance), shapes["provenance"]),
         )
 
+    def summaries(self, session_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+        """Headline figures of completed sessions (one query, no compound rows read):
+        ``{id: {"compounds", "valid", "outliers", "fragments", "pass_rate"}}``; sessions of other
+        owners or without a result are left out."""
+        ids = [_checked_id(i) for i in session_ids]
+        if not ids:
+            return {}
+        with self._read() as conn:
+            rows = conn.execute(select(RESULT.c.session_id, RESULT.c.statistics).join(
+                SESSION, SESSION.c.id == RESULT.c.session_id).where(
+                RESULT.c.session_id.in_(ids), SESSION.c.owner == self.owner)).all()
+        out = {}
+        for session_id, doc in rows:
+            stats = _codec.from_doc(doc)
+            out[int(session_id)] = {"compounds": int(stats.get("total_rows", 0)),
+                                    "valid": int(stats.get("valid", 0)),
+                                    "outliers": int(stats.get("outliers", 0)),
+                                    "fragments": int(stats.get("fragments", 0)),
+                                    "pass_rate": float(stats.get("success_rate", 0.0))}
+        return out
+
     def load_input(self, session_id: int) -> bytes:
         """The input bytes exactly as stored (for re-runs and ``db verify``)."""
         with self._read() as conn:

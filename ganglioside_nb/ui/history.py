@@ -113,10 +113,13 @@ def _ids_text(ids: Iterable[int]) -> str:
 
 
 def _table_html(sessions: Sequence[SessionInfo], selected: Iterable[int] = (), *,
-                trash: bool = False) -> str:
-    """One HTML table of ``sessions`` (``selected`` ids highlighted; ``trash`` adds 'deleted')."""
+                trash: bool = False, summaries: dict[int, dict[str, Any]] | None = None) -> str:
+    """One HTML table of ``sessions`` (``selected`` ids highlighted; ``trash`` adds 'deleted';
+    ``summaries`` gives compounds and pass rate of completed sessions)."""
     chosen = set(selected)
-    header = ["id", "name", "file", "data type", "mode", "status", "created", "duration"]
+    figures = summaries or {}
+    header = ["id", "name", "file", "data type", "mode", "status", "created", "duration",
+              "compounds", "pass rate"]
     if trash:
         header.append("deleted")
     head = "".join(f"<th>{h}</th>" for h in header)
@@ -133,6 +136,10 @@ def _table_html(sessions: Sequence[SessionInfo], selected: Iterable[int] = (), *
                      f"<td>{_esc(s.mode)}</td>", f"<td>{badge_html(s.status)}</td>",
                      f'<td class="n">{local_time(s.created_at)}</td>',
                      f'<td class="n">{format_duration(s.duration)}</td>']
+            summary = figures.get(s.id)
+            cells += ([f'<td class="n">{summary["compounds"]}</td>',
+                       f'<td class="n">{summary["pass_rate"]:.1f} %</td>'] if summary
+                      else ['<td class="n"></td>', '<td class="n"></td>'])
             if trash:
                 cells.append(f'<td class="n">{local_time(s.deleted_at)}</td>')
             css = ' class="gnb-selected"' if s.id in chosen else ""
@@ -254,6 +261,7 @@ class HistoryView(W.VBox):
         self.page = 0
         self.sessions: list[SessionInfo] = []
         self.matching: list[SessionInfo] = []
+        self.summaries: dict[int, dict[str, Any]] = {}
         self.task: asyncio.Task[Any] | None = None
         self.rerun_state = AppState()
         self.params_form: W.Widget | None = None
@@ -461,6 +469,7 @@ class HistoryView(W.VBox):
         self.page = min(max(self.page, 0), pages - 1)
         lo = self.page * self.page_size
         self.sessions = found[lo:lo + self.page_size]
+        self.summaries = self.repository.summaries([s.id for s in self.sessions if s.status == "completed"])
         self._draw(pages)
 
     def go_to(self, page: int) -> None:
@@ -487,7 +496,8 @@ class HistoryView(W.VBox):
         self._draw_mode()
 
     def _draw_table(self) -> None:
-        self.table.value = _table_html(self.sessions, self.selected, trash=self.trash.value)
+        self.table.value = _table_html(self.sessions, self.selected, trash=self.trash.value,
+                                       summaries=self.summaries)
 
     def _draw_mode(self) -> None:
         """Trash: Restore and Purge; otherwise Open, Rename, Delete and Re-run."""

@@ -64,6 +64,13 @@ def test_the_table_lists_sessions_newest_first_with_badges(repo: Repository,
     assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d", local_time(repo.get_session(done).created_at))
     assert f"Session #{pending}" in table and "alpha brain" in table and "testwork.csv" in table
     assert "human" in table and "structural" in table
+    # completed sessions show their compounds and pass rate, read from the stored statistics
+    done_row = table.split(f'data-session-id="{done}"')[1].split("</tr>")[0]
+    stats = sample_result.statistics
+    assert f'<td class="n">{stats["total_rows"]}</td>' in done_row
+    assert f'{stats["success_rate"]:.1f} %' in done_row
+    assert view.summaries == {done: repo.summaries([done])[done]}
+    assert repo.summaries([failed, pending]) == {}
     assert view.select.options == ((f"#{pending} Session #{pending}", pending), (f"#{failed} beta", failed),
                                    (f"#{done} alpha brain", done))
     assert view.page_label.value == "page 1 of 1 (3 sessions)"
