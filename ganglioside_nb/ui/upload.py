@@ -95,7 +95,8 @@ class UploadView(W.VBox):
         self.upload = tag(W.FileUpload(accept=".csv,.xlsx", multiple=False, description="Upload table",
                                        icon="upload"), "upload")
         self.sample_button = tag(W.Button(description="Load sample data", icon="table",
-                                          tooltip=list_samples()[SAMPLE_NAME]),
+                                          tooltip=list_samples()[SAMPLE_NAME],
+                                          layout=W.Layout(width="auto")),
                                  "load-sample")
         self.clear_button = tag(W.Button(description="Clear", icon="times",
                                           layout=W.Layout(width="auto")), "clear-input")
