@@ -241,10 +241,18 @@ def _summary_html(filename: str | None, source: bytes | None, table: pd.DataFram
             f"{html.escape(size)}<ul style='margin:0.2em 0;'>{items}</ul>{notes_html}</div>")
 
 
+def _volume(value: Any) -> str:
+    """Peak volumes as people read them: 32,661,372 (small ones keep their decimals)."""
+    if pd.isna(value):
+        return ""
+    number = float(value)
+    return f"{number:,.0f}" if abs(number) >= 100 else f"{number:g}"
+
+
 def _rows_html(table: pd.DataFrame) -> str:
     head = table.head(MAX_PREVIEW_ROWS)
-    rows = [[str(r["row"]), str(r["Name"]), _number(r["RT"], 3), "" if pd.isna(r["Volume"])
-             else f"{float(r['Volume']):g}", _number(r["Log P"], 2),
+    rows = [[str(r["row"]), str(r["Name"]), _number(r["RT"], 3), _volume(r["Volume"]),
+             _number(r["Log P"], 2),
              _flag(r["Anchor"]),
              "rejected" if r["rejected"] else ""]
             for r in head.to_dict("records")]
