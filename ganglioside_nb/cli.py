@@ -529,14 +529,20 @@ def _run_app(args: argparse.Namespace) -> int:
             if path.suffix == ".json":
                 path.replace(Path(folder) / path.name)
         command = [sys.executable, "-m", "voila", "--no-browser", f"--port={port}",
-                   "--Voila.ip=127.0.0.1", str(apps)]
-        server = subprocess.Popen(command, cwd=folder, env=env, start_new_session=True)
+                   "--Voila.ip=127.0.0.1", "--Voila.port_retries=0", str(apps)]
+        # Voila's own log goes to the terminal with -v, else to a file quoted if it fails to start
+        log_path = Path(folder) / "voila.log"
+        log = None if getattr(args, "verbose", 0) else log_path.open("wb")
+        server = subprocess.Popen(command, cwd=folder, env=env, start_new_session=True,
+                                  stdout=log, stderr=subprocess.STDOUT if log else None)
         url = f"http://127.0.0.1:{port}/"
         try:
             for _ in range(120):  # Voila answers after ~2 s
                 if server.poll() is not None:
-                    raise UsageError(f"Voila stopped at start-up (exit {server.returncode}); is port "
-                                     f"{port} free?")
+                    last = [line for line in (log_path.read_text(errors="replace").splitlines()
+                                              if log else []) if line.strip()][-1:]
+                    raise UsageError(f"Voila stopped at start-up (exit {server.returncode}): "
+                                     f"{last[0].strip() if last else 'see its output above'}")
                 try:
                     urllib.request.urlopen(url, timeout=2).close()
                     break
@@ -564,6 +570,8 @@ def _run_app(args: argparse.Namespace) -> int:
                 except subprocess.TimeoutExpired:
                     os.killpg(server.pid, signal.SIGKILL)
                     server.wait()
+            if log is not None:
+                log.close()
             if args.scheduler is None:
                 close_local_cluster()
 

@@ -101,3 +101,22 @@ def test_batch_usage_errors(tmp_path: Path, argv: list[str]) -> None:
     done = _program(*argv, cwd=tmp_path)
     assert done.returncode == 2
     assert len(done.stderr.splitlines()) == 1 and done.stderr.startswith("error: ")
+
+
+def test_app_on_a_busy_port_is_one_error_line(tmp_path: Path) -> None:
+    import socket
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        done = _program("app", "--port", str(port), "--database", f"sqlite:///{tmp_path / 'a.sqlite3'}",
+                        cwd=tmp_path)
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.startswith("error: Voila stopped at start-up") and "no available port" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_app_port_out_of_range(tmp_path: Path) -> None:
+    done = _program("app", "--port", "70000", cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr == "error: --port must be between 0 and 65535. Got 70000 instead\n"
