@@ -24,8 +24,8 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
+
+from ganglioside_nb.ui.voila import wait_until_serving
 
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -52,14 +52,8 @@ def main() -> None:
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                   start_new_session=True)
         try:
-            while True:
-                try:
-                    urllib.request.urlopen(root, timeout=2).close()
-                    break
-                except urllib.error.HTTPError:
-                    break
-                except OSError:
-                    time.sleep(0.1)
+            if not wait_until_serving(root, server):
+                raise SystemExit(f"ganglioside-nb app exited with {server.returncode}")
             print(f"ganglioside-nb app answers after {time.perf_counter() - t0:.1f} s "
                   f"(cluster start + Voila)")
             with sync_playwright() as pw:

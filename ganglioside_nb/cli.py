@@ -499,14 +499,11 @@ def _run_app(args: argparse.Namespace) -> int:
     import signal
     import subprocess
     import tempfile
-    import time
-    import urllib.error
-    import urllib.request
     import webbrowser
 
     from .execution import close_local_cluster, cluster_info, get_client
     from .persistence.engine import shareable_url
-    from .ui.voila import write_apps
+    from .ui.voila import wait_until_serving, write_apps
 
     if not 0 <= args.port <= 65535:
         raise UsageError(f"--port must be between 0 and 65535. Got {args.port} instead")
@@ -537,19 +534,11 @@ def _run_app(args: argparse.Namespace) -> int:
                                   stdout=log, stderr=subprocess.STDOUT if log else None)
         url = f"http://127.0.0.1:{port}/"
         try:
-            for _ in range(120):  # Voila answers after ~2 s
-                if server.poll() is not None:
-                    last = [line for line in (log_path.read_text(errors="replace").splitlines()
-                                              if log else []) if line.strip()][-1:]
-                    raise UsageError(f"Voila stopped at start-up (exit {server.returncode}): "
-                                     f"{last[0].strip() if last else 'see its output above'}")
-                try:
-                    urllib.request.urlopen(url, timeout=2).close()
-                    break
-                except urllib.error.HTTPError:
-                    break
-                except OSError:
-                    time.sleep(0.25)
+            if not wait_until_serving(url, server):  # Voila answers after ~2 s
+                last = [line for line in (log_path.read_text(errors="replace").splitlines()
+                                          if log else []) if line.strip()][-1:]
+                raise UsageError(f"Voila stopped at start-up (exit {server.returncode}): "
+                                 f"{last[0].strip() if last else 'see its output above'}")
             print(f"ganglioside-nb apps: {url}", flush=True)
             print(f"  analyze   {url}voila/render/analyze.ipynb", flush=True)
             print(f"  history   {url}voila/render/history.ipynb", flush=True)

@@ -9,10 +9,15 @@ Binder's ``urlpath=voila/render/...`` serve exactly what the command serves.
 from __future__ import annotations
 
 import json
+import subprocess
+import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 from typing import Any
 
-__all__ = ["APPS", "VOILA_CONFIG", "app_notebook", "server_config", "write_apps", "write_server_config"]
+__all__ = ["APPS", "VOILA_CONFIG", "app_notebook", "server_config", "wait_until_serving", "write_apps",
+           "write_server_config"]
 
 #: app name -> (title, class in ganglioside_nb.ui.apps)
 APPS = {"analyze": ("Analyze gangliosides", "AnalyzeApp"),
@@ -85,3 +90,22 @@ def write_server_config(folder: Path | None = None) -> Path:
         current.setdefault(section, {}).update(values)
     path.write_text(_dump(current), encoding="utf-8")
     return path
+
+
+def wait_until_serving(url: str, process: subprocess.Popen[Any] | None = None, *,
+                       timeout: float = 120.0) -> bool:
+    """Wait until ``url`` answers HTTP (any status counts). Returns False as soon as
+    ``process`` has exited; raises TimeoutError after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if process is not None and process.poll() is not None:
+            return False
+        try:
+            urllib.request.urlopen(url, timeout=2).close()
+            return True
+        except urllib.error.HTTPError:
+            return True
+        except OSError:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{url} did not answer within {timeout:g} s") from None
+            time.sleep(0.2)

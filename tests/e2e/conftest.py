@@ -13,9 +13,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +20,7 @@ from typing import Any
 import pytest
 
 from ganglioside_nb.persistence import upgrade
+from ganglioside_nb.ui.voila import wait_until_serving
 from tests.databases import drop_postgres_database, fresh_postgres_database
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -60,19 +58,8 @@ def app_url(postgres_server: Any, tmp_path_factory: pytest.TempPathFactory) -> I
         stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
     root = f"http://127.0.0.1:{port}/"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            if server.poll() is not None:
-                raise RuntimeError(f"ganglioside-nb app exited with {server.returncode}")
-            try:
-                urllib.request.urlopen(root, timeout=2).close()
-                break
-            except urllib.error.HTTPError:
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.3)
+        if not wait_until_serving(root, server):
+            raise RuntimeError(f"ganglioside-nb app exited with {server.returncode}")
         yield root
     finally:
         if server.poll() is None:
