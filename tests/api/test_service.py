@@ -149,3 +149,16 @@ def test_in_memory_sqlite_cannot_be_shared_with_workers(dask_runner: DaskRunner)
     service = AnalysisService(Repository("sqlite://", owner="x", migrate=True), dask_runner)
     with pytest.raises(InvalidParameterError, match="in-memory"):
         service.submit(SAMPLE_5)
+
+
+def test_module_level_submit_uses_one_default_service(tmp_path, monkeypatch, dask_client) -> None:  # type: ignore[no-untyped-def]
+    from ganglioside_nb import api
+
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'default.sqlite3'}")
+    monkeypatch.setenv("GANGLIOSIDE_DASK_ADDRESS", dask_client.scheduler.address)
+    monkeypatch.setattr(api, "_default", [])
+    job = api.submit_analysis(SAMPLE_5, name="module level")
+    batch = api.submit_batch([SAMPLE_5, SAMPLE_5], save=False)
+    assert job.result().status == "completed" and batch.wait(120).counts() == {"completed": 2}
+    assert api.default_service() is api.default_service()
+    assert api.default_service().repository.get_session(job.meta["session_id"]).name == "module level"
