@@ -90,7 +90,7 @@ def browser() -> Iterator[Any]:
 
 
 class PageErrors:
-    """Console errors and uncaught page errors, minus blocked external requests (offline CDN)."""
+    """Console errors and uncaught page errors, minus the external requests the tests block."""
 
     def __init__(self, page: Any) -> None:
         self.messages: list[str] = []
@@ -101,8 +101,8 @@ class PageErrors:
         if message.type != "error":
             return
         text, where = message.text, (message.location or {}).get("url", "")
-        external = "ERR_NAME_NOT_RESOLVED" in text or "ERR_INTERNET_DISCONNECTED" in text \
-            or "Failed to load resource" in text and "127.0.0.1" not in where
+        external = "ERR_BLOCKED_BY_CLIENT" in text or "ERR_NAME_NOT_RESOLVED" in text \
+            or "Failed to load resource" in text and not where.startswith("http://127.0.0.1")
         # Voila's beforeunload kernel shutdown is a sendBeacon without the _xsrf token, refused
         # with 403 when the test navigates away (voila-dashboards/voila#1458, open); the idle
         # kernel is culled instead (voila.json)
@@ -114,6 +114,11 @@ class PageErrors:
 @pytest.fixture
 def page(browser: Any) -> Iterator[Any]:
     context = browser.new_context(accept_downloads=True, viewport={"width": 1400, "height": 1000})
+    # the machine is offline: fail external requests at once (Voila's pages link a CDN stylesheet;
+    # a slow DNS failure would hold back rendering and make the tests flaky)
+    context.route("**/*", lambda route: route.continue_()
+                  if route.request.url.startswith(("http://127.0.0.1", "data:", "blob:"))
+                  else route.abort("blockedbyclient"))
     page = context.new_page()
     page.set_default_timeout(120_000)
     page.errors = PageErrors(page)
