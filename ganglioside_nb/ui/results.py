@@ -47,7 +47,7 @@ from .state import AppState
 __all__ = ["CompoundTable", "ResultsView", "model_equation"]
 
 PLACEHOLDER = "No results yet: load a table and press Analyze, or open a saved analysis session."
-TAB_TITLES = ("Compounds", "Models", "Plots", "Checks", "Input report", "Provenance", "Export")
+TAB_TITLES = ("Overview", "Compounds", "Models", "Plots", "Checks", "Input report", "Provenance", "Export")
 _PLOTS_TAB, _EXPORT_TAB = TAB_TITLES.index("Plots"), TAB_TITLES.index("Export")
 
 #: R² colours of the Models tab (FEATURES.md D5): green at 0.80 or above, orange at 0.70, red below.
@@ -258,6 +258,66 @@ def _png(figure: Any, dpi: int = 90) -> bytes:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=dpi)
     return buffer.getvalue()
+
+
+# -- overview ----------------------------------------------------------------------------------
+_CATEGORY_ORDER = ("GP", "GQ", "GT", "GD", "GM", "GA")
+
+
+def _overview_html(result: AnalysisResult) -> str:
+    """Rows per category and status (with Rule 7's mean RT), and one headline per rule."""
+    compounds = result.compounds
+    rules = result.statistics.get("rules", {})
+    means = rules.get("check_category_order", {}).get("category_mean_rt", {})
+    present = [str(c) for c in pd.unique(compounds["category"].astype(object)) if isinstance(c, str) and c]
+    order = [c for c in _CATEGORY_ORDER if c in present] + sorted(set(present) - set(_CATEGORY_ORDER))
+    statuses = ("valid", "outlier", "fragment", "rejected")
+    rows = []
+    for category in order:
+        part = compounds[compounds["category"] == category]
+        counts = part["status"].value_counts()
+        rows.append([_esc(category), str(len(part)), str(int(part["Anchor"].sum())),
+                     *(str(int(counts.get(st, 0))) for st in statuses),
+                     _num(means.get(category), 2) if category in means else ""])
+    categories = _table(["category", "rows", "anchors", *statuses, "mean RT (min)"], rows,
+                        numeric=range(1, 8))
+    return ("<b>Rows per category</b> (mean RT without fragments, the basis of Rule 7)" + categories
+            + "<b>What each rule found</b>" + _kv_table(_rule_headlines(result)))
+
+
+def _rule_headlines(result: AnalysisResult) -> list[tuple[str, str]]:
+    r = result.statistics.get("rules", {})
+    s = result.statistics
+
+    def get(rule: str, key: str, default: Any = 0) -> Any:
+        return r.get(rule, {}).get(key, default)
+
+    per_mod = (get("check_modifications", "per_modification", {}) or {}).values()
+    direction = sum(int(v.get("direction_violations", 0)) for v in per_mod)
+    unusual = sum(int(v.get("unusual_shifts", 0)) for v in per_mod)
+    confidence = "—" if _missing(s.get("mean_confidence")) else f"{s['mean_confidence']:.2f}"
+    levels = ", ".join(f"{k} {v}" for k, v in (get("derive_confidence", "levels", {}) or {}).items())
+    inversions = len(get("check_category_order", "violations", []) or [])
+    return [
+        ("Rule 1 · RT model", f"{s.get('n_models_accepted', 0)} of {s.get('n_models', 0)} models "
+                              f"accepted; {s.get('outliers', 0)} outliers; coverage "
+                              f"{s.get('coverage', 0):.1f} %"),
+        ("Rules 2-3 · sugars, isomers", f"{get('derive_sugar_composition', 'isomer_candidates')} isomer "
+                                        f"candidates; {get('derive_sugar_composition', 'repeated_names')} "
+                                        "names repeated"),
+        ("Rule 4 · O-acetylation", f"{get('check_oacetylation', 'pairs_with_increase')} pairs with the "
+                                   "expected RT increase, "
+                                   f"{get('check_oacetylation', 'pairs_without_increase')} without"),
+        ("Rule 5 · in-source fragments", f"{get('flag_fragments', 'n_events')} co-elution events, "
+                                         f"{get('flag_fragments', 'n_fragments')} fragments"),
+        ("Rule 6 · sugars vs RT", f"{get('check_sugar_rt', 'checked')} ceramide groups checked, "
+                                  f"{get('check_sugar_rt', 'violations')} violations"),
+        ("Rule 7 · category order", f"{inversions} inversions of GP < GQ < GT < GD < GM"),
+        ("Rule 8 · modifications", f"{direction} direction violations, {unusual} unusual shifts"),
+        ("Rule 9 · cross-category", f"{get('check_cross_prefix', 'rows_flagged')} of "
+                                    f"{get('check_cross_prefix', 'rows_compared')} compared rows flagged"),
+        ("Rule 10 · confidence", f"mean {confidence}; {levels}"),
+    ]
 
 
 # -- compounds ---------------------------------------------------------------------------------
@@ -526,7 +586,8 @@ class ResultsView(W.VBox):
         self.table = CompoundTable(result, filename=f"{self.file_stem()}-compounds-filtered.csv")
         self._plots_box = tag(W.VBox([W.HTML("The figures are drawn when this tab is opened.")]), "plots")
         self._export_box = tag(W.VBox([W.HTML("The files are prepared when this tab is opened.")]), "exports")
-        pages = [self.table, self._html(self._models_html(result), "models"), self._plots_box,
+        pages = [self._html(_overview_html(result), "overview"), self.table,
+                 self._html(self._models_html(result), "models"), self._plots_box,
                  self._html(self._checks_html(result), "checks"),
                  self._html(result.input_report._repr_html_(), "input-report"),
                  self._html(self._provenance_html(result), "provenance"), self._export_box]

@@ -100,8 +100,9 @@ def test_tabs_and_tags(structural: AnalysisResult) -> None:
     view = ResultsView(result=structural)
     assert view.tabs.titles == TAB_TITLES
     assert "gnb-results" in view._dom_classes and "gnb-stats" in view.stats._dom_classes
-    assert "gnb-compound-table" in view.tabs.children[0]._dom_classes
-    assert view.tabs.children[0] is view.table
+    compounds = view.tabs.children[TAB_TITLES.index("Compounds")]
+    assert "gnb-compound-table" in compounds._dom_classes and compounds is view.table
+    assert "gnb-overview" in view.tabs.children[0]._dom_classes
 
 
 # -- compound table ------------------------------------------------------------------------------
@@ -297,7 +298,8 @@ def test_checks_tab(result: AnalysisResult) -> None:
 
 def test_checks_show_at_most_200_pairs(structural: AnalysisResult) -> None:
     pairs = pd.concat([structural.oac_pairs] * 3, ignore_index=True)
-    text = ResultsView(result=replace(structural, oac_pairs=pairs)).tabs.children[3].value
+    view = ResultsView(result=replace(structural, oac_pairs=pairs))
+    text = view.tabs.children[TAB_TITLES.index("Checks")].value
     section = text.split("O-acetylation pairs", 1)[1].split("</details>", 1)[0]
     assert section.count("<tr>") == 201  # header + 200
     assert f"first 200 of {len(pairs)} rows" in section
@@ -407,3 +409,19 @@ def test_fixed_result_view_has_its_own_alert(structural: AnalysisResult) -> None
 def test_state_or_result_not_both(structural: AnalysisResult) -> None:
     with pytest.raises(InvalidParameterError, match="either a state or a result"):
         ResultsView(AppState(), structural)
+
+
+def test_overview_counts_categories_and_names_each_rule(structural: AnalysisResult) -> None:
+    import re
+
+    text = ResultsView(result=structural).tabs.children[TAB_TITLES.index("Overview")].value
+    body = re.sub(r"<[^>]+>", " ", text)
+    counts = structural.compounds.groupby("category").size()
+    for category, n in counts.items():
+        assert re.search(rf"\b{category}\s+{n}\b", body), category
+    assert sum(int(n) for n in counts) == len(structural.compounds)
+    for rule in ("Rule 1", "Rules 2-3", "Rule 4", "Rule 5", "Rule 6", "Rule 7", "Rule 8", "Rule 9",
+                 "Rule 10"):
+        assert rule in body
+    stats = structural.statistics["rules"]
+    assert f"{stats['flag_fragments']['n_events']} co-elution events" in body
