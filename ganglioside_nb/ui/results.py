@@ -282,7 +282,8 @@ def _overview_html(result: AnalysisResult) -> str:
     categories = _table(["category", "rows", "anchors", *statuses, "mean RT (min)"], rows,
                         numeric=range(1, 8))
     return ("<b>Rows per category</b> (mean RT without fragments, the basis of Rule 7)" + categories
-            + "<b>What each rule found</b>" + _kv_table(_rule_headlines(result)))
+            + "<b>What each rule found</b>"
+            + _table(("rule", "finding"), ([_esc(k), _esc(v)] for k, v in _rule_headlines(result))))
 
 
 def _rule_headlines(result: AnalysisResult) -> list[tuple[str, str]]:
