@@ -486,10 +486,18 @@ def _run_health(args: argparse.Namespace) -> int:
     return EXIT_OK if report["ok"] else EXIT_INTERNAL
 
 
-def _free_port() -> int:
+def _claim_port(port: int) -> int:
+    """``port`` (0: a free one) if it can be bound on 127.0.0.1 now, else one clear UsageError.
+
+    Checked before the Dask cluster starts, so a busy port costs nothing; Voila's own start-up
+    check still catches a port taken in between."""
     import socket
     with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError as exc:
+            raise UsageError(f"port {port} on 127.0.0.1 is in use ({exc.strerror or exc}); "
+                             f"choose another with --port, or --port 0 for a free one") from None
         return int(sock.getsockname()[1])
 
 
@@ -507,7 +515,7 @@ def _run_app(args: argparse.Namespace) -> int:
 
     if not 0 <= args.port <= 65535:
         raise UsageError(f"--port must be between 0 and 65535. Got {args.port} instead")
-    port = args.port or _free_port()
+    port = _claim_port(args.port)
     repo = _repository(args)  # migrates SQLite; checks any other database is at the schema head
     env = {**os.environ, "DATABASE_URL": shareable_url(repo.engine),
            "GANGLIOSIDE_NB_OWNER": repo.owner}
