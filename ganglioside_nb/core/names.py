@@ -311,6 +311,31 @@ def _fields(text: str, n: GangliosideName) -> tuple[object, ...]:
             n.a, n.b, np.nan if n.oxygen is None else n.oxygen, n.ceramide, "/".join(n.chains))
 
 
+def name_fields(name: object) -> tuple[tuple[object, ...] | None, str]:
+    """The values of :data:`NAME_COLUMNS` for one name, or ``None`` and why it does not parse.
+
+    Text is looked up in a cache, so that tables repeating a name pay for it once.
+
+    >>> name_fields("GM3(36:1;O2)")[0][:3]
+    ('GM3', 'GM3', 'GM3')
+    >>> name_fields("GM3")[1]
+    "Name 'GM3' must follow the ganglioside grammar: expected 'PREFIX(a:b;O2)' or 'PREFIX a:b;O2'."
+    """
+    if type(name) is str:
+        return _text_fields(name)
+    return _uncached_fields(name)
+
+
+def _uncached_fields(name: object) -> tuple[tuple[object, ...] | None, str]:
+    try:
+        return _fields(name, parse_name(name)), ""  # type: ignore[arg-type]
+    except NameParseError as exc:
+        return None, str(exc)
+
+
+_text_fields = functools.lru_cache(maxsize=65536)(_uncached_fields)
+
+
 def parse_names(names: Iterable[str] | pd.Series) -> tuple[pd.DataFrame, list[tuple[int, str, str]]]:
     """Parse many names, each distinct name once.
 
@@ -324,12 +349,13 @@ def parse_names(names: Iterable[str] | pd.Series) -> tuple[pd.DataFrame, list[tu
     reasons: dict[int, str] = {}
     empty = (None,) * len(NAME_COLUMNS)
     for i, text in enumerate(uniques):
-        try:
-            records.append(_fields(text, parse_name(text)))
-            ok[i] = True
-        except NameParseError as exc:
+        fields, reason = name_fields(text)
+        if fields is None:
             records.append(empty)
-            reasons[i] = str(exc)
+            reasons[i] = reason
+        else:
+            records.append(fields)
+            ok[i] = True
     table = pd.DataFrame.from_records(records, columns=list(NAME_COLUMNS)) if records else \
         pd.DataFrame(columns=list(NAME_COLUMNS))
     take = np.where(codes < 0, len(uniques), codes)

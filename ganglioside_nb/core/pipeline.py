@@ -11,6 +11,7 @@ import datetime as _dt
 import functools
 import platform
 import time
+from collections import Counter
 from collections.abc import Callable
 from importlib import metadata
 from typing import Any
@@ -146,15 +147,24 @@ def _flags_text(work: pd.DataFrame) -> np.ndarray:
     """Alphabetical ';'-joined flag names per row, built once per distinct flag combination."""
     names = sorted(c[len(FLAG_PREFIX):] for c in work.columns if c.startswith(FLAG_PREFIX))
     n = len(work)
-    if not names or n == 0:
+    masks = [(f, work[FLAG_PREFIX + f].to_numpy(dtype=bool)) for f in names]
+    masks = [(f, m) for f, m in masks if m.any()]  # a flag set on no row adds nothing
+    if not masks:
         return np.full(n, "", dtype=object)
-    codes = np.zeros(n, dtype=object if len(names) > 62 else np.int64)
-    for bit, f in enumerate(names):
-        codes += work[FLAG_PREFIX + f].to_numpy(dtype=bool).astype(codes.dtype) * (1 << bit)
-    combos, inverse = np.unique(codes, return_inverse=True)
-    texts = np.array([";".join(f for bit, f in enumerate(names) if int(c) >> bit & 1) for c in combos],
-                     dtype=object)
-    return texts[inverse.reshape(-1)]
+    # Each row's combination as a number (bit k: the k-th flag), factorised.
+    if len(masks) <= 62:
+        codes = np.zeros(n, dtype=np.int64)
+        for bit, (_, m) in enumerate(masks):
+            codes |= m.astype(np.int64) << bit
+    else:  # Python integers
+        codes = np.zeros(n, dtype=object)
+        for bit, (_, m) in enumerate(masks):
+            codes[m] += 1 << bit
+    inverse, combos = pd.factorize(codes)
+    texts = np.array([";".join(f for bit, (f, _) in enumerate(masks) if int(c) >> bit & 1)
+                      for c in combos], dtype=object)
+    out: np.ndarray = texts[inverse]
+    return out
 
 
 @functools.lru_cache(maxsize=65536)
@@ -162,23 +172,38 @@ def _lipid_maps(name: str) -> str:
     return format_name(parse_name(name), style="lipidmaps")
 
 
+#: The dtype pandas infers for a column of text objects.
+_TEXT = pd.StringDtype(na_value=np.nan)
+
+
+def _work_values(work: pd.DataFrame, column: str) -> Any:
+    """A work column's values for the compounds frame. A text column is passed as it is when
+    the frame would infer that same column from its objects (pandas' text dtype, not all
+    missing); anything else as a numpy array."""
+    series = work[column]
+    if series.dtype == _TEXT and not pd.isna(series.iat[0]):
+        return series.array
+    return series.to_numpy()
+
+
 def _assemble(table: pd.DataFrame, work: pd.DataFrame, report: InputReport,
               extras: pd.DataFrame) -> pd.DataFrame:
     """The compounds table: every input row, contract columns first, then extras."""
     n = len(table)
     pos = work["row"].to_numpy(dtype=np.int64)
-    complete = len(pos) == n  # nothing rejected: work's arrays are used as they are
+    complete = len(pos) == n  # nothing rejected: work's columns are used as they are
     out: dict[str, Any] = {"row": table["row"].to_numpy(dtype=np.int64)}
     for column in ("Name", "RT", "Volume", "Log P", "Anchor"):
         out[column] = table[column].to_numpy()
-    skip = set(out) | {"flags"}
+    out["Anchor"] = out["Anchor"].astype(bool)
+    skip = set(out) | {"flags"} | _INTERNAL
     for column in work.columns:
         if column in skip or column.startswith(FLAG_PREFIX):
             continue
-        values = work[column].to_numpy()
-        if complete and column not in _FILLED_IN_PLACE:
-            out[column] = values
+        if complete:
+            out[column] = _work_values(work, column)
             continue
+        values = work[column].to_numpy()
         if values.dtype.kind in "fc":
             full = np.full(n, np.nan)
         elif values.dtype.kind in "iub":
@@ -187,43 +212,57 @@ def _assemble(table: pd.DataFrame, work: pd.DataFrame, report: InputReport,
             full = np.full(n, "" if values.dtype.kind in "OUS" else None, dtype=object)
         full[pos] = values
         out[column] = full
-    flags = np.full(n, "", dtype=object)
-    flags[pos] = _flags_text(work)
-    out["flags"] = flags
-    status = np.full(n, "rejected", dtype=object)
-    status[pos] = work["status"].to_numpy()
-    out["status"] = status
-    reasons = out.get("reason", np.full(n, "", dtype=object))
-    for row, why in report.reasons_by_row().items():
-        reasons[row] = "Rejected: " + why
-    out["reason"] = reasons
-    parent = pd.arrays.IntegerArray(np.zeros(n, dtype=np.int64), np.ones(n, dtype=bool))
-    if "parent_row" in work:
-        parent[pos] = work["parent_row"].astype("Int64").array
-    out["parent_row"] = parent
-    ok = np.zeros(n, dtype=bool)
-    ok[pos] = True
-    if "confidence" in out:
-        out["confidence"][~ok] = np.nan
-    # names: LIPID MAPS shorthand, formula and mass (each distinct name once)
-    codes, uniq = pd.factorize(pd.Series(out["Name"], dtype=object).where(ok))
+    flags = _flags_text(work)
+    if not complete:
+        flags = _placed(flags, pos, n, "")
+    out["flags"] = pd.array(flags, dtype=_TEXT)  # text only: no need to infer
+    out["status"] = (out["status"] if complete and "status" in out
+                     else _placed(work["status"].to_numpy(), pos, n, "rejected"))
+    if "reason" not in out:
+        out["reason"] = np.full(n, "", dtype=object)
+    for row, why in report.reasons_by_row().items():  # rejected rows: never complete
+        out["reason"][row] = "Rejected: " + why
+    if complete and "parent_row" in work:
+        out["parent_row"] = work["parent_row"].astype("Int64").array
+    else:
+        parent = pd.arrays.IntegerArray(np.zeros(n, dtype=np.int64), np.ones(n, dtype=bool))
+        if "parent_row" in work:
+            parent[pos] = work["parent_row"].astype("Int64").array
+        out["parent_row"] = parent
+    names = out["Name"]
+    if not complete:
+        names = _placed(names[pos], pos, n, np.nan)
+        if "confidence" in out:
+            analysed = _placed(np.ones(len(pos), dtype=bool), pos, n, False, dtype=bool)
+            out["confidence"][~analysed] = np.nan
+    # names: LIPID MAPS shorthand, formula and mass (each distinct analysed name once)
+    codes, uniq = pd.factorize(names)  # a rejected row: -1, the last entry of each array below
+    if complete and codes.min() >= 0 and all(isinstance(u, str) for u in uniq):
+        out["Name"] = pd.array(np.asarray(uniq, dtype=object), dtype=_TEXT).take(codes)
     looked_up = [(_lipid_maps(u), *species_formula(u)) for u in uniq]
     lm = np.array([x[0] for x in looked_up] + [""], dtype=object)
     formula = np.array([x[1] or "" for x in looked_up] + [""], dtype=object)
     mass = np.array([np.nan if x[2] is None else x[2] for x in looked_up] + [np.nan], dtype=float)
-    out["lipid_maps_name"], out["formula"], out["mass"] = lm[codes], formula[codes], mass[codes]
+    # Text built per distinct name is made a text column directly (the frame would infer it).
+    out["lipid_maps_name"] = pd.array(lm, dtype=_TEXT).take(codes)
+    out["formula"] = pd.array(formula, dtype=_TEXT).take(codes)
+    out["mass"] = mass[codes]
     frame = pd.DataFrame(out, copy=False)
-    frame["Anchor"] = frame["Anchor"].astype(bool)
     ordered = [c for c in COMPOUND_COLUMNS if c in frame] + [c for c in EXTRA_COLUMNS if c in frame]
-    rest = [c for c in frame.columns if c not in ordered and c not in _INTERNAL]
+    rest = [c for c in frame.columns if c not in ordered]
     frame = frame[ordered + rest]
     if extras.shape[1]:
         frame = pd.concat([frame, extras.reset_index(drop=True)], axis=1)
     return frame
 
 
-#: Columns _assemble writes into after copying them (rejected rows get their own values).
-_FILLED_IN_PLACE = frozenset({"reason", "confidence"})
+def _placed(values: np.ndarray, pos: np.ndarray, n: int, fill: Any,
+            dtype: type = object) -> np.ndarray:
+    """An array of ``n`` holding ``values`` at ``pos`` and ``fill`` elsewhere."""
+    out: np.ndarray = np.full(n, fill, dtype=dtype)
+    out[pos] = values
+    return out
+
 
 #: Working columns kept out of the compounds table.
 _INTERNAL = frozenset({"written_prefix", "core_sugar_count", "chains", "noise_sd", "model_r2",
@@ -232,9 +271,14 @@ _INTERNAL = frozenset({"written_prefix", "core_sugar_count", "chains", "noise_sd
 
 def _statistics(compounds: pd.DataFrame, models: pd.DataFrame | None, params: AnalysisParams,
                 rule_stats: dict[str, Any]) -> dict[str, Any]:
-    status = compounds["status"].to_numpy()
-    analysed = int((status != "rejected").sum())
-    valid = int((status == "valid").sum())
+    # Statuses and flag combinations are compared once each, through their codes.
+    codes, labels = pd.factorize(compounds["status"].to_numpy())  # a missing status: -1
+    labels = np.asarray(labels, dtype=object)
+    count = dict(zip(labels.tolist(), np.bincount(codes[codes >= 0], minlength=len(labels)).tolist(),
+                     strict=True))
+    not_rejected = ~np.append(labels == "rejected", False)[codes]
+    analysed = int(not_rejected.sum())
+    valid = count.get("valid", 0)
     accepted: set[str] = set()
     if models is not None and len(models):
         accepted = set(models.loc[models["accepted"] == "yes", "model"])
@@ -242,18 +286,20 @@ def _statistics(compounds: pd.DataFrame, models: pd.DataFrame | None, params: An
         judged = compounds["model"].isin(accepted).to_numpy()
     else:
         judged = (np.isfinite(compounds["predicted_rt"].to_numpy(dtype=float))
-                  & bool(accepted) & (status != "rejected"))
+                  & bool(accepted) & not_rejected)
     flag_counts: dict[str, int] = {}
-    for text, count in compounds["flags"].value_counts(sort=False).items():
-        for f in filter(None, str(text).split(";")):
-            flag_counts[f] = flag_counts.get(f, 0) + int(count)
+    # Counter hashes each text object once (the rows share a few), cheaper than factorize here.
+    for text, k in Counter(compounds["flags"].to_numpy()).items():
+        if not pd.isna(text):
+            for f in filter(None, str(text).split(";")):
+                flag_counts[f] = flag_counts.get(f, 0) + k
     r1 = rule_stats.get("flag_rt_outliers", {})
     return {
         "total_rows": len(compounds), "rejected_rows": len(compounds) - analysed,
         "analysed_rows": analysed,
-        "anchors": int(compounds["Anchor"].to_numpy()[status != "rejected"].sum()),
-        "valid": valid, "outliers": int((status == "outlier").sum()),
-        "fragments": int((status == "fragment").sum()),
+        "anchors": int(compounds["Anchor"].to_numpy()[not_rejected].sum()),
+        "valid": valid, "outliers": count.get("outlier", 0),
+        "fragments": count.get("fragment", 0),
         "success_rate": 100.0 * valid / analysed if analysed else 0.0,
         "coverage": 100.0 * int(judged.sum()) / analysed if analysed else 0.0,
         "n_models": int(r1.get("n_models", 0)), "n_models_accepted": int(r1.get("n_models_accepted", 0)),
@@ -274,13 +320,20 @@ def _num(value: Any) -> float | None:
     return value if np.isfinite(value) else None
 
 
-def _provenance(raw: RawTable, params: AnalysisParams) -> dict[str, Any]:
-    versions: dict[str, str | None] = {}
+@functools.lru_cache(maxsize=1)
+def _library_versions() -> tuple[tuple[str, str | None], ...]:
+    """Versions of the libraries behind a result (looked up once per process)."""
+    versions: list[tuple[str, str | None]] = []
     for pkg in ("numpy", "pandas", "scikit-learn", "scipy", "pygoslin"):
         try:
-            versions[pkg] = metadata.version(pkg)
+            versions.append((pkg, metadata.version(pkg)))
         except metadata.PackageNotFoundError:
-            versions[pkg] = None
+            versions.append((pkg, None))
+    return tuple(versions)
+
+
+def _provenance(raw: RawTable, params: AnalysisParams) -> dict[str, Any]:
+    versions = dict(_library_versions())
     return {
         "package": "ganglioside_nb", "version": __version__, "input_sha256": raw.sha256,
         "input_filename": raw.filename, "input_size_bytes": raw.size_bytes, "input_format": raw.format,

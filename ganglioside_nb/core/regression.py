@@ -60,7 +60,9 @@ CANONICAL_KEYS: tuple[str, ...] = ("prefix", "ceramide", "RT", "Log P", "Volume"
 
 def canonical_order(table: pd.DataFrame) -> np.ndarray:
     """Positions of ``table`` sorted by (prefix, ceramide, RT, Log P, Volume, row) (R9)."""
-    return np.lexsort([table[k].to_numpy() for k in reversed(CANONICAL_KEYS)])
+    keys = [table[k].to_numpy() for k in reversed(CANONICAL_KEYS)]
+    # text keys as codes in sorted order: lexsort on Python strings compares object by object
+    return np.lexsort([pd.factorize(k, sort=True)[0] if k.dtype == object else k for k in keys])
 
 
 def regression_metrics(y: np.ndarray, pred: np.ndarray) -> dict[str, float]:
@@ -239,10 +241,12 @@ class StructuralRTModel(RegressorMixin, BaseEstimator):
         sd = np.array([1e3, self.fixed_prior_sd, tau_base, tau_prefix, tau_slope])
         return 1.0 / sd[self.blocks_] ** 2
 
-    def _posterior(self, theta: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+    def _posterior(self, theta: np.ndarray) -> tuple[float, np.ndarray, tuple[np.ndarray, bool]]:
+        """Log evidence, posterior mean and Cholesky factor of the posterior precision."""
         beta = math.exp(theta[0])
         lam = self._prior_precision(theta)
-        a = np.diag(lam) + beta * self.gram_
+        a = beta * self.gram_
+        a[np.diag_indices_from(a)] += lam
         chol = linalg.cho_factor(a, lower=True, check_finite=False)
         m = beta * linalg.cho_solve(chol, self.xty_, check_finite=False)
         sse = self.yty_ - 2 * m @ self.xty_ + m @ self.gram_ @ m
@@ -251,6 +255,29 @@ class StructuralRTModel(RegressorMixin, BaseEstimator):
                     - m @ (lam * m)
                     - self.n_ * math.log(2 * math.pi))
         return float(ev), m, chol
+
+    def _objective(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
+        """Negative log evidence plus hyperprior, and its exact gradient in ``theta``.
+
+        At the posterior mean the data-fit term is stationary in m, so only explicit
+        dependencies count: d ev / d log beta = (n - beta tr(A^-1 G) - beta sse) / 2 and
+        d ev / d log tau_b = -sum over block b of (1 - lam_i (A^-1)_ii - lam_i m_i^2).
+        """
+        ev, m, chol = self._posterior(theta)
+        beta = math.exp(theta[0])
+        lam = self._prior_precision(theta)
+        inv = linalg.cho_solve(chol, np.eye(len(m)), check_finite=False)
+        sse = self.yty_ - 2 * m @ self.xty_ + m @ self.gram_ @ m
+        grad = np.empty(4)
+        grad[0] = 0.5 * (self.n_ - beta * np.sum(inv * self.gram_) - beta * sse)
+        per_coef = 1.0 - lam * np.diag(inv) - lam * m**2
+        grad[1:] = -np.bincount(self.blocks_, weights=per_coef, minlength=5)[2:5]
+        value, hgrad = -ev, -grad
+        if self.shift_prior_scale is not None:
+            var = np.exp(2 * theta[1:4])
+            value += float(np.sum(var)) / (2 * self.shift_prior_scale**2)
+            hgrad[1:] += var / self.shift_prior_scale**2
+        return value, hgrad
 
     # -- fit ----------------------------------------------------------------------------------
     @_single_blas_thread
@@ -266,26 +293,29 @@ class StructuralRTModel(RegressorMixin, BaseEstimator):
         self.y_mean_ = float(y.mean())
         self.x_mean_ = X[list(self.features)].to_numpy(dtype=float).mean(axis=0)
         self.logp_mean_ = float(X["Log P"].mean())
-        self.bases_ = np.array(sorted(set(X["base_class"])), dtype=object)
-        self.prefixes_ = np.array(sorted(set(X["prefix"])), dtype=object)
+        self.bases_ = np.array(sorted(pd.unique(X["base_class"].to_numpy(dtype=object))), dtype=object)
+        self.prefixes_ = np.array(sorted(pd.unique(X["prefix"].to_numpy(dtype=object))), dtype=object)
         counts = X["prefix"].value_counts()
         self.slope_prefixes_ = np.array(sorted(counts.index[counts >= self.min_anchors_slope]), dtype=object)
         self.blocks_ = self._blocks()
         first, second = _series_labels(X, y) if self.series else (np.zeros(len(X), bool),) * 2
-        self.series_prefixes_ = np.array(sorted(set(X["prefix"].to_numpy()[second])), dtype=object)
+        self.series_prefixes_ = np.array(sorted(pd.unique(X["prefix"].to_numpy(dtype=object)[second])),
+                                         dtype=object)
         theta = np.array([math.log(25.0), math.log(0.3), math.log(0.3), math.log(0.1)]) \
             if theta0 is None else np.asarray(theta0, dtype=float)
         # Alternate: hyperparameters (type-II ML) | series of unpaired anchors of a prefix with
         # series pairs (nearer prediction) | Student-t weights (scale-mixture EM), a few rounds.
         free = ~first & _member(X["prefix"].to_numpy(), self.series_prefixes_)
         weights = np.ones(len(y)) if weights0 is None else np.asarray(weights0, dtype=float)
-        phi = self._design(X)
+        # The design depends only on the species (Name, Log P) and the series label, so the
+        # algebra runs on one design row per species; rows enter through per-species sums.
+        first_rows, species = _species(X)
+        phi = self._design(X.iloc[first_rows])
+        yc = y - self.y_mean_
         k = self._series_column
         for _ in range(8 if weights0 is None else 3):
-            phi[:, k] = second
-            theta = self._fit_hyper(phi, y, theta, weights, optimise)
-            phi[:, k] = 0.0
-            p1 = phi @ self.coef_ + self.y_mean_
+            theta = self._fit_hyper(self._sufficient(phi, species, second, yc, weights), theta, optimise)
+            p1 = (phi @ self.coef_)[species] + self.y_mean_
             p2 = p1 + self.coef_[k]
             new = np.where(free, np.abs(y - p2) < np.abs(y - p1), second) if self.series else second
             new_w = weights
@@ -297,35 +327,49 @@ class StructuralRTModel(RegressorMixin, BaseEstimator):
             if done:
                 break
         # final posterior consistent with the final weights and series labels
-        phi[:, k] = second
-        self._fit_hyper(phi, y, theta, weights, optimise=False)
+        self._fit_hyper(self._sufficient(phi, species, second, yc, weights), theta, optimise=False)
         self.weights_ = weights
         self.train_second_ = second
         return self
 
-    def _fit_hyper(self, phi: np.ndarray, y: np.ndarray, theta0: np.ndarray,
-                   weights: np.ndarray, optimise: bool = True) -> np.ndarray:
-        yc = y - self.y_mean_
-        wphi = phi * weights[:, None]
-        self.gram_, self.xty_, self.yty_ = wphi.T @ phi, wphi.T @ yc, float(yc @ (weights * yc))
-        self.logw_ = float(np.sum(np.log(weights)))
+    def _sufficient(self, phi: np.ndarray, species: np.ndarray, second: np.ndarray,
+                    yc: np.ndarray, weights: np.ndarray, rows: np.ndarray | None = None,
+                    ) -> tuple[np.ndarray, np.ndarray, float, float]:
+        """Weighted Gram matrix, X'Wy, y'Wy and sum(log w) of the training ``rows`` (default all).
+
+        ``phi`` holds one design row per species (series column 0); a row's design is its
+        species' row with the series column set to its label. Rows are summed per (species,
+        series) first, so the cost is that of the distinct designs, not of the rows.
+        """
+        if rows is not None:
+            species, second, yc, weights = species[rows], second[rows], yc[rows], weights[rows]
+        u = len(phi)
+        group = species * 2 + second
+        w = np.bincount(group, weights=weights, minlength=2 * u).reshape(u, 2)
+        wy = np.bincount(group, weights=weights * yc, minlength=2 * u).reshape(u, 2)
+        k = self._series_column
+        gram, xty = np.zeros((phi.shape[1],) * 2), np.zeros(phi.shape[1])
+        for s in (0, 1):
+            design = phi.copy() if s else phi
+            design[:, k] = s
+            gram += (design * w[:, s, None]).T @ design
+            xty += design.T @ wy[:, s]
+        return gram, xty, float(yc @ (weights * yc)), float(np.sum(np.log(weights)))
+
+    def _fit_hyper(self, sufficient: tuple[np.ndarray, np.ndarray, float, float],
+                   theta0: np.ndarray, optimise: bool = True) -> np.ndarray:
+        self.gram_, self.xty_, self.yty_, self.logw_ = sufficient
         bounds = [_LOG_BOUNDS["beta"]] + [_LOG_BOUNDS["tau"]] * 3
         theta0 = np.clip(theta0, [b[0] for b in bounds], [b[1] for b in bounds])
         theta = theta0
         if optimise:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)
-                theta = optimize.minimize(lambda t: -self._posterior(t)[0] + self._hyperprior(t),
-                                          theta0, method="L-BFGS-B", bounds=bounds).x
+                theta = optimize.minimize(self._objective, theta0, jac=True, method="L-BFGS-B",
+                                          bounds=bounds).x
         _, self.coef_, self.chol_ = self._posterior(theta)
         self.theta_ = theta
         return theta
-
-    def _hyperprior(self, theta: np.ndarray) -> float:
-        """Negative log half-normal prior on the shift SDs (MAP instead of plain type-II ML)."""
-        if self.shift_prior_scale is None:
-            return 0.0
-        return float(np.sum(np.exp(2 * theta[1:4])) / (2 * self.shift_prior_scale**2))
 
     # -- predict ------------------------------------------------------------------------------
     def _check(self) -> None:
@@ -346,11 +390,7 @@ class StructuralRTModel(RegressorMixin, BaseEstimator):
         """
         self._check()
         n = len(X)
-        name_codes = pd.factorize(X["Name"].to_numpy(dtype=object))[0].astype(np.int64)
-        logp_codes = pd.factorize(X["Log P"].to_numpy(dtype=float))[0].astype(np.int64)
-        key = name_codes * (int(logp_codes.max(initial=0)) + 1) + logp_codes
-        _, first, species = np.unique(key, return_index=True, return_inverse=True)
-        species = species.reshape(-1)
+        first, species = _species(X)
         u = len(first)
         k = self._series_column
         tau_base, tau_prefix, _ = np.exp(self.theta_[1:4])
@@ -364,8 +404,7 @@ class StructuralRTModel(RegressorMixin, BaseEstimator):
                      + self.noise_variance_)
             for s, out in ((0.0, v0), (1.0, v1)):
                 phi[:, k] = s
-                solved = linalg.cho_solve(self.chol_, phi.T, check_finite=False)
-                out[lo:lo + chunk] = np.einsum("ij,ji->i", phi, solved) + extra
+                out[lo:lo + chunk] = _quad_inv(self.chol_, phi) + extra
         mean0 = m0[species]
         second = np.zeros(n, dtype=bool)
         if self.series and rt is not None:
@@ -392,29 +431,28 @@ class StructuralRTModel(RegressorMixin, BaseEstimator):
         yc = np.asarray(y, dtype=float) - self.y_mean_
         n = len(X)
         beta = self.noise_precision_
-        phi = self._design(X, self.train_second_)
+        first_rows, species = _species(X)
+        phi = self._design(X.iloc[first_rows])
+        train = self.train_second_.astype(np.int64)
         lam = self._prior_precision(self.theta_)
-        wphi = phi * self.weights_[:, None]
-        a_full = np.diag(lam) + beta * (wphi.T @ phi)
-        b_full = beta * (wphi.T @ yc)
+        gram, xty, _, _ = self._sufficient(phi, species, train, yc, self.weights_)
+        a_full = np.diag(lam) + beta * gram
+        b_full = beta * xty
         k = self._series_column
         eligible = (_member(X["prefix"].to_numpy(), self.series_prefixes_) if self.series
                     else np.zeros(n, bool))
         mean, var = np.empty(n), np.empty(n)
         second = np.zeros(n, dtype=bool)
         for test in folds:
-            a = a_full - beta * (wphi[test].T @ phi[test])
-            b = b_full - beta * (wphi[test].T @ yc[test])
-            chol = linalg.cho_factor(a, lower=True, check_finite=False)
-            m = linalg.cho_solve(chol, b, check_finite=False)
-            alt = phi[test].copy()
-            alt[:, k] = 0.0
+            g_test, x_test, _, _ = self._sufficient(phi, species, train, yc, self.weights_, rows=test)
+            chol = linalg.cho_factor(a_full - beta * g_test, lower=True, check_finite=False)
+            m = linalg.cho_solve(chol, b_full - beta * x_test, check_finite=False)
+            alt = phi[species[test]]
             m0 = alt @ m
             s = eligible[test] & (np.abs(yc[test] - m0 - m[k]) < np.abs(yc[test] - m0))
             alt[:, k] = s
-            solved = linalg.cho_solve(chol, alt.T, check_finite=False)
             mean[test] = m0 + s * m[k] + self.y_mean_
-            var[test] = np.einsum("ij,ji->i", alt, solved) + self.noise_variance_
+            var[test] = _quad_inv(chol, alt) + self.noise_variance_
             second[test] = s
         return mean, np.sqrt(var), second
 
@@ -513,6 +551,12 @@ class StructuralRTModel(RegressorMixin, BaseEstimator):
         return float(self.coef_[1 + list(self.features).index("Log P")]) + shifts[pos]
 
 
+def _quad_inv(chol: tuple[np.ndarray, bool], rows: np.ndarray) -> np.ndarray:
+    """x' A^-1 x for every row x, with A = L L' given as ``cho_factor``: |L^-1 x|^2."""
+    half = linalg.solve_triangular(chol[0], rows.T, lower=chol[1], check_finite=False)
+    return np.einsum("ij,ij->j", half, half)
+
+
 def _indicators(values: np.ndarray, levels: np.ndarray) -> np.ndarray:
     out = np.zeros((values.size, levels.size))
     if levels.size:
@@ -526,17 +570,32 @@ def _member(values: np.ndarray, levels: np.ndarray) -> np.ndarray:
     return pd.Index(levels).get_indexer(values) >= 0 if levels.size else np.zeros(len(values), bool)
 
 
+def _species(X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """(first row of each distinct (Name, Log P), species code of every row)."""
+    name_codes = pd.factorize(X["Name"].to_numpy(dtype=object))[0].astype(np.int64)
+    logp_codes = pd.factorize(X["Log P"].to_numpy(dtype=float))[0].astype(np.int64)
+    key = name_codes * (int(logp_codes.max(initial=0)) + 1) + logp_codes
+    species = pd.factorize(key)[0].astype(np.intp)  # codes in order of first appearance
+    return first_rows(species), species
+
+
+def first_rows(codes: np.ndarray) -> np.ndarray:
+    """Position of the first row of each code, for codes numbered by first appearance."""
+    return np.flatnonzero(~pd.Index(codes).duplicated())
+
+
 def _series_labels(X: pd.DataFrame, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(in_pair, second): peaks of one name (within its prefix) ranked by RT; rank >= 1 is second."""
-    frame = pd.DataFrame({"prefix": X["prefix"].to_numpy(), "Name": X["Name"].to_numpy(), "y": y,
-                          "pos": np.arange(len(y))})
-    frame = frame.sort_values(["prefix", "Name", "y", "pos"], kind="stable")
-    size = frame.groupby(["prefix", "Name"], sort=True, dropna=False)["y"].transform("size").to_numpy()
-    rank = frame.groupby(["prefix", "Name"], sort=True, dropna=False).cumcount().to_numpy()
+    # a name determines its prefix, so the (prefix, Name) groups are the names
+    group = pd.factorize(X["Name"].to_numpy(dtype=object))[0]
+    order = np.lexsort((np.arange(len(y)), y, group))  # by name, then RT, then position
+    size = np.bincount(group)[group[order]]
+    starts = np.flatnonzero(np.r_[True, group[order][1:] != group[order][:-1]])
+    rank = np.arange(len(y)) - np.repeat(starts, np.diff(np.r_[starts, len(y)]))
     in_pair = np.zeros(len(y), bool)
     second = np.zeros(len(y), bool)
-    in_pair[frame["pos"].to_numpy()] = size >= 2
-    second[frame["pos"].to_numpy()] = (size >= 2) & (rank >= 1)
+    in_pair[order] = size >= 2
+    second[order] = (size >= 2) & (rank >= 1)
     return in_pair, second
 
 

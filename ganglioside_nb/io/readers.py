@@ -12,8 +12,9 @@ whose one-line message names the file, the check and what was found
 ("X must be Y. Got Z instead."); ``details`` carries ``filename`` and ``check``.
 
 CSV is parsed by pandas' C engine with every cell kept as text; the file line of each row is
-computed from the bytes with numpy (quote parity over the line breaks), so a 1,000,000-row file
-reads in about a second. openpyxl is imported only when an XLSX workbook is read.
+computed from the bytes with numpy (quote parity over the line breaks; in the common plain
+layout, without quotes or blank lines, the lines are simply counted), so a 1,000,000-row file
+reads in well under a second. openpyxl is imported only when an XLSX workbook is read.
 """
 
 from __future__ import annotations
@@ -231,9 +232,14 @@ def _read_path(path: Path, filename: str | None, limit: int) -> bytes:
     if path.is_dir():
         raise _error(filename, "readable", "must be a readable file", "a directory")
     try:
-        _check_size(path.stat().st_size, limit, filename)
+        size = path.stat().st_size
+        _check_size(size, limit, filename)
         with path.open("rb") as handle:
-            data = handle.read(limit + 1)
+            # Reading the known size first avoids allocating a limit-sized buffer; a file that
+            # grew meanwhile is read on, up to the limit.
+            data = handle.read(size + 1)
+            if len(data) > size:
+                data += handle.read(limit + 1 - len(data))
     except FileNotFoundError:
         raise _error(filename, "readable", "must be an existing file", "no such file") from None
     except OSError as exc:
@@ -269,7 +275,8 @@ def _check_text(data: bytes, filename: str | None) -> None:
         raise _error(filename, "html", "must be a CSV or XLSX table",
                      "an HTML or XML page (a download error page?)")
     try:
-        data.decode("utf-8")
+        if not data.isascii():  # ASCII is UTF-8
+            data.decode("utf-8")
     except UnicodeDecodeError as exc:
         head = data[:8192]
         controls = sum(head.count(bytes([c])) for c in (*range(1, 9), 11, *range(14, 32), 127))
@@ -286,6 +293,14 @@ def _check_text(data: bytes, filename: str | None) -> None:
 # --------------------------------------------------------------------------------------------
 # CSV
 # --------------------------------------------------------------------------------------------
+#: Bytes of a blank line (pandas skips lines made only of these).
+_BLANK = b" \t\r"
+#: Bytes a plain layout's lines never start with: a line break or a blank byte.
+_BLANK_START = np.isin(np.arange(256), list(_BLANK + b"\n"))
+#: Bytes :func:`_only` reads from the start of each span before scanning the rest whole.
+_LEADING_BYTES = 16
+
+
 def _line_breaks(buf: np.ndarray) -> np.ndarray:
     """Positions of line breaks: every LF and every CR not followed by LF (pandas' rule)."""
     lf = np.flatnonzero(buf == 10)
@@ -322,15 +337,41 @@ def _span_any(mask: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndar
     return out
 
 
-def _byte_mask(buf: np.ndarray, chars: bytes) -> np.ndarray:
-    """True where the byte is one of ``chars`` (one table lookup per byte)."""
+def _byte_table(chars: bytes) -> np.ndarray:
+    """256 booleans, True at the bytes of ``chars``."""
     table = np.zeros(256, dtype=bool)
     table[list(chars)] = True
-    out: np.ndarray = table[buf]
-    return out
+    return table
 
 
-def _records(buf: np.ndarray) -> _Records:
+def _only(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray, chars: bytes) -> np.ndarray:
+    """Whether each span [start, end) of ``buf`` holds only bytes of ``chars`` (spans ordered,
+    disjoint; an empty span does).
+
+    All spans are walked a byte at a time together: nearly every span is decided by its first
+    byte or two. Spans still undecided after a few bytes are scanned whole.
+    """
+    allowed = _byte_table(chars)
+    only = ends <= starts
+    undecided = np.flatnonzero(~only)
+    pos = starts[undecided]
+    for _ in range(_LEADING_BYTES):
+        ok = allowed[buf[pos]]  # a span with another byte is decided: False
+        undecided, pos = undecided[ok], pos[ok] + 1
+        ended = pos >= ends[undecided]  # a span read to its end: True
+        only[undecided[ended]] = True
+        undecided, pos = undecided[~ended], pos[~ended]
+        if undecided.size == 0:
+            return only
+    only[undecided] = ~_span_any(~allowed[buf], pos, ends[undecided])
+    return only
+
+
+def _records(body: bytes, buf: np.ndarray) -> _Records:
+    """The records of ``body`` (``buf`` is its bytes as uint8)."""
+    plain = _plain_records(body, buf)
+    if plain is not None:
+        return plain
     breaks = _line_breaks(buf)
     kept = breaks
     if breaks.size:
@@ -344,9 +385,32 @@ def _records(buf: np.ndarray) -> _Records:
     if starts[-1] >= buf.size:  # the text ends with a line break: no record after it
         starts, ends = starts[:-1], ends[:-1]
     lines = np.searchsorted(breaks, starts, side="left").astype(np.int64) + 1
-    # pandas skips lines made only of spaces, tabs and CRs.
-    blank = ~_span_any(~_byte_mask(buf, b" \t\r"), starts, ends)
+    blank = _only(buf, starts, ends, _BLANK)
     return _Records(starts, ends, lines, blank)
+
+
+def _plain_records(body: bytes, buf: np.ndarray) -> _Records | None:
+    """The records of the common plain layout, from the LF positions alone; None otherwise.
+
+    Plain: no quote character, every CR part of a CRLF and no line starting with a line break,
+    space, tab or CR. Each line is then one record, none of them blank, and record k is on
+    line k + 1.
+    """
+    if not body or b'"' in body:
+        return None
+    if b"\r" in body:
+        cr = np.flatnonzero(buf == 13)
+        if cr[-1] + 1 >= buf.size or (buf[cr + 1] != 10).any():
+            return None
+    lf = np.flatnonzero(buf == 10)
+    starts = np.concatenate([[0], lf + 1]).astype(np.int64)
+    ends = np.append(lf, buf.size).astype(np.int64)
+    if starts[-1] >= buf.size:
+        starts, ends = starts[:-1], ends[:-1]
+    if _BLANK_START[buf[starts]].any():
+        return None
+    lines = np.arange(1, starts.size + 1, dtype=np.int64)
+    return _Records(starts, ends, lines, np.zeros(starts.size, dtype=bool))
 
 
 def _csv_module_lines(text: str, delimiter: str) -> np.ndarray:
@@ -372,7 +436,7 @@ def _read_csv(data: bytes, filename: str | None) -> RawTable:
     _check_text(data, filename)
     body = data[len(_BOM):] if data.startswith(_BOM) else data
     buf = np.frombuffer(body, dtype=np.uint8)
-    records = _records(buf)
+    records = _records(body, buf)
     solid = np.flatnonzero(~records.blank)
     if solid.size == 0:
         raise _error(filename, "empty", "must contain a header line and data rows",
@@ -383,7 +447,7 @@ def _read_csv(data: bytes, filename: str | None) -> RawTable:
         parsed = pd.read_csv(io.BytesIO(body), sep=delimiter, header=None, dtype=str,
                              keep_default_na=False, na_filter=False, quotechar='"',
                              doublequote=True, skip_blank_lines=True, engine="c",
-                             encoding="utf-8")
+                             encoding="utf-8", low_memory=False)
     except pd.errors.ParserError as exc:
         raise _parser_error(exc, records, filename, delimiter) from None
     except pd.errors.EmptyDataError:
@@ -400,9 +464,9 @@ def _read_csv(data: bytes, filename: str | None) -> RawTable:
         lines = records.lines[data_records]
         # Rows of spaces, delimiters and quotes only (',,,,' lines written by spreadsheets)
         # count as blank lines; the bytes find candidates, the parsed cells confirm them.
-        filler = _byte_mask(buf, b' \t\r"' + delimiter.encode())
-        candidates = np.flatnonzero(~_span_any(~filler, records.starts[data_records],
-                                               records.ends[data_records]))
+        candidates = np.flatnonzero(_only(buf, records.starts[data_records],
+                                          records.ends[data_records],
+                                          _BLANK + b'"' + delimiter.encode()))
     else:
         # A literal quote inside an unquoted field fooled quote parity; ask the csv module.
         lines = _csv_module_lines(body.decode("utf-8"), delimiter)[1:]
@@ -624,7 +688,9 @@ def _assemble(header: list[str], columns: list[pd.Series], lines: np.ndarray,
     if n == 0:
         raise _error(filename, "rows", "must have at least one data row below the header",
                      "only the header")
-    frame = pd.DataFrame({c: columns[j].reset_index(drop=True) for c, j in canonical_at.items()})
+    # copy=False: the columns are fresh (or, for a DataFrame, protected by copy-on-write).
+    frame = pd.DataFrame({c: columns[j].reset_index(drop=True) for c, j in canonical_at.items()},
+                         copy=False)
     used = set(canonical_at.values())
     extras: dict[str, pd.Series] = {}
     for j, h in enumerate(header):
@@ -644,7 +710,8 @@ def _assemble(header: list[str], columns: list[pd.Series], lines: np.ndarray,
         while name in extras:
             name, k = f"{base}_{k}", k + 1
         extras[name] = col
-    extras_frame = pd.DataFrame(extras) if extras else pd.DataFrame(index=pd.RangeIndex(n))
+    extras_frame = (pd.DataFrame(extras, copy=False) if extras
+                    else pd.DataFrame(index=pd.RangeIndex(n)))
     return RawTable(frame=frame, extras=extras_frame, lines=lines.astype(np.int64, copy=False),
                     column_mapping={c: header[j].lstrip("\ufeff") for c, j in canonical_at.items()},
                     sha256=digest, filename=filename, size_bytes=size, format=kind,

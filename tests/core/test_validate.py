@@ -127,6 +127,21 @@ def test_numbers_accepted(column: str, text: str, expected: float) -> None:
     assert table[column].iloc[1] == expected
 
 
+def test_plain_number_columns_match_the_cell_by_cell_parse() -> None:
+    # A column of plain number text is parsed in one pass; one padded cell sends the column
+    # through the cell-by-cell path. Both must give the same floats ('-0' reads as 0.0).
+    rt = ["7.5", "1E+2", "+8", ".5", "1e-9", "10.606", "10.606", "119.99999999999999"]
+    volume = ["0", "-0", "2e6", "+3E14", "530172", "1e15", "0.1", "7"]
+    lines = "".join(f"GM3(36:1;O2),{r},{v},1,T\n" for r, v in zip(rt, volume, strict=True))
+    plain, _ = _validate((HEADER + lines).encode())
+    padded, _ = _validate((HEADER + lines + "GM3(36:1;O2), 7.5 , 7 ,1,T\n").encode())
+    for column, texts in (("RT", rt), ("Volume", volume)):
+        values = plain[column].to_numpy()
+        np.testing.assert_array_equal(values, padded[column].to_numpy()[:-1])
+        assert values.tolist() == [float(t) + 0.0 for t in texts]
+    assert not np.signbit(plain["Volume"].to_numpy()).any()
+
+
 @pytest.mark.parametrize(("column", "text", "reason"), [
     ("RT", "", r"^Column 'RT' in row 1 must be a number\. Got an empty cell instead\.$"),
     ("RT", "  ", r"^Column 'RT' in row 1 must be a number\. Got an empty cell instead\.$"),

@@ -140,6 +140,19 @@ def test_a_stray_quote_inside_an_unquoted_field_keeps_line_numbers() -> None:
     assert raw.lines.tolist() == [2, 4]
 
 
+@pytest.mark.parametrize("line_end", ["\n", "\r\n"], ids=["lf", "crlf"])
+def test_plain_layout_reads_as_the_general_one(line_end: str) -> None:
+    # Without quotes the lines are counted; one quoted name sends the file through the byte scan.
+    rows = ["GM3(36:1;O2),10.6,2e6,7.74,T", ",,,,", "GD3(36:1;O2),10.1,8e5,5.27,F",
+            "GM1(36:1;O2),9.5,1e5,3.1,T"]
+    plain = (line_end.join([HEADER.strip(), *rows]) + line_end).encode()
+    quoted = plain.replace(b"GD3(36:1;O2)", b'"GD3(36:1;O2)"')
+    a, b = read_table(plain), read_table(quoted)
+    pd.testing.assert_frame_equal(_frame_text(a), _frame_text(b))
+    assert a.lines.tolist() == b.lines.tolist() == [2, 4, 5]
+    assert a.notes == b.notes == ("1 empty row skipped (line 3).",)
+
+
 def test_lone_cr_line_ends() -> None:
     raw = read_table((HEADER + "GM3(36:1;O2),10.6,2e6,7.74,T\n\nGD3(36:1;O2),10.1,8e5,5.27,F\n")
                      .replace("\n", "\r").encode())

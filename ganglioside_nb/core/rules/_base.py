@@ -85,6 +85,9 @@ class RuleOutcome:
             column = FLAG_PREFIX + name
             mask = np.asarray(mask, dtype=bool)
             new[column] = mask | table[column].to_numpy(dtype=bool) if column in table else mask
+        for name, values in new.items():  # text stays object: inferring pandas' str dtype costs
+            if isinstance(values, np.ndarray) and values.dtype == object:
+                new[name] = pd.Series(values, dtype=object, index=table.index, copy=False)
         return table.assign(**new) if new else table
 
 

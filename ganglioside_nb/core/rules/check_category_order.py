@@ -56,14 +56,16 @@ def check_category_order(table: pd.DataFrame, params: AnalysisParams) -> RuleOut
         violation.
     """
     expected = expected_category_order(params.mode)
-    codes, uniques = pd.factorize(table["category"], use_na_sentinel=True)
+    codes, uniques = pd.factorize(table["category"].to_numpy(dtype=object), use_na_sentinel=True)
     # Position of each row's category in the expected order; -1 = not taking part.
     position = np.array([expected.index(u) if u in expected else -1 for u in uniques] + [-1],
                         dtype=np.int64)[codes]
     active = (position >= 0) & comparable_rows(table)
     k = len(expected)
-    count = np.bincount(position[active], minlength=k)
-    total = np.bincount(position[active], table["RT"].to_numpy(dtype=float)[active], minlength=k)
+    taking_part = np.flatnonzero(active)
+    count = np.bincount(position[taking_part], minlength=k)
+    total = np.bincount(position[taking_part], table["RT"].to_numpy(dtype=float)[taking_part],
+                        minlength=k)
     present = [c for i, c in enumerate(expected) if count[i] > 0]
     mean = {c: float(total[expected.index(c)] / count[expected.index(c)]) for c in present}
     rank = {c: i for i, c in enumerate(expected)}

@@ -76,14 +76,17 @@ def outlying_slopes(slopes: np.ndarray, limit: float = SLOPE_SD_LIMIT, min_gap: 
 def _model_check(table: pd.DataFrame) -> tuple[dict[str, Any], tuple[str, ...]]:
     if "model" not in table or "logp_slope" not in table:
         return {"checked": False, "model_slopes": {}, "outlying_models": []}, ()
-    codes, names_all = pd.factorize(table["model"], sort=True, use_na_sentinel=True)
+    codes, names_all = pd.factorize(table["model"].to_numpy(dtype=object), sort=True,
+                                    use_na_sentinel=True)
     slope = pd.to_numeric(table["logp_slope"]).to_numpy(dtype=float, na_value=np.nan)
     named = np.array([str(v) != "" for v in names_all] + [False])[codes]
-    keep = named & np.isfinite(slope)
+    keep = np.flatnonzero(named & np.isfinite(slope))
     # First finite slope of each model (in table order), models sorted by name.
-    per_model = pd.Series(slope[keep]).groupby(codes[keep], sort=True).first()
-    names = [str(names_all[c]) for c in per_model.index]
-    values = per_model.to_numpy(dtype=float)
+    first = np.full(len(names_all), len(slope), dtype=np.int64)
+    np.minimum.at(first, codes[keep], keep)
+    present = np.flatnonzero(first < len(slope))
+    names = [str(names_all[c]) for c in present]
+    values = slope[first[present]]
     loo_mean, loo_sd, outlier = outlying_slopes(values, min_gap=SLOPE_MIN_GAP)
     warnings = tuple(
         f"Rule 9: model {names[i]} has a Log P slope of {values[i]:.4f} min per unit, more than "
@@ -121,18 +124,23 @@ def check_cross_prefix(table: pd.DataFrame, params: AnalysisParams) -> RuleOutco
     tol = params.rt_tolerance + _EPS
     categories = tuple(c for c in CATEGORY_ORDER if params.mode != "reference" or c != "GA")
     n_cat = len(categories)
-    cat_codes, cat_values = pd.factorize(table["category"], use_na_sentinel=True)
+    # Only rows that may take part are coded (a fragment never does).
+    idx = np.flatnonzero(comparable_rows(table))
+    cat_codes, cat_values = pd.factorize(table["category"].to_numpy(dtype=object)[idx])
     rank = np.array([categories.index(v) if v in categories else -1 for v in cat_values] + [-1],
                     dtype=np.int64)[cat_codes]
-    active = (rank >= 0) & comparable_rows(table)
-    idx = np.flatnonzero(active)
+    taking_part = rank >= 0
+    idx, rank = idx[taking_part], rank[taking_part]
+    active = np.zeros(n, dtype=bool)
+    active[idx] = True
     rt = table["RT"].to_numpy(dtype=float)[idx]
-    cer = pd.factorize(table["ceramide"], use_na_sentinel=False)[0].astype(np.int64)[idx]
-    rank = rank[idx]
+    # Ceramide codes; rows without a ceramide form one more group (-1).
+    cer = pd.factorize(table["ceramide"].to_numpy(dtype=object)[idx])[0].astype(np.int64)
 
     # RT as its index among the distinct RTs (dense rank) makes (ceramide, RT) one exact integer
     # key. The thresholds RT ± tol are ranked the same way, searching with sorted needles.
-    by_rt = np.argsort(rt, kind="stable")
+    # Sorts need not be stable: nothing below depends on the order among equal keys.
+    by_rt = np.argsort(rt)
     rt_sorted = rt[by_rt]
     new_value = np.empty(len(rt), dtype=bool)
     new_value[:1] = True
@@ -149,21 +157,23 @@ def check_cross_prefix(table: pd.DataFrame, params: AnalysisParams) -> RuleOutco
     # Sorted by (ceramide, RT). The order among exact ties does not matter: every count below is
     # taken at a block boundary or at a threshold position, and neither splits a run of ties.
     key = cer * span + rt_idx
-    order = np.argsort(key, kind="stable")
+    order = np.argsort(key)
     idx, cer, rank, key = idx[order], cer[order], rank[order], key[order]
     thr_hi, thr_lo = thr_hi[order], thr_lo[order]
-    start = np.searchsorted(cer, cer, side="left")
-    stop = np.searchsorted(cer, cer, side="right")
+    m = len(idx)
+    new_block = np.ones(m, dtype=bool)  # each ceramide's rows are one block [start, stop)
+    new_block[1:] = cer[1:] != cer[:-1]
+    block_start = np.flatnonzero(new_block)
+    block = np.cumsum(new_block) - 1
+    start, stop = block_start[block], np.append(block_start[1:], m)[block]
     # First position with RT > RT + tol, and first with RT >= RT − tol, within the ceramide.
     p_hi = np.searchsorted(key, cer * span + thr_hi, side="left")
     p_lo = np.searchsorted(key, cer * span + thr_lo, side="left")
 
     # below[p, r] = rows among the first p (sorted) whose category rank is < r.
-    m = len(idx)
     below = np.zeros((m + 1, n_cat + 1), dtype=np.int32 if m < 2**31 - 1 else np.int64)
-    below[np.arange(1, m + 1), rank + 1] = 1
+    below[1:] = np.arange(n_cat + 1) > rank[:, None]  # row p counts where r > its rank
     np.cumsum(below, axis=0, out=below)
-    np.cumsum(below, axis=1, out=below)
 
     def count(lo: np.ndarray, hi: np.ndarray, r: np.ndarray) -> np.ndarray:
         """Rows in sorted positions [lo, hi) with category rank < r."""

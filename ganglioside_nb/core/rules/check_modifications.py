@@ -34,7 +34,7 @@ import pandas as pd
 
 from ..names import MODIFICATIONS
 from ._base import RuleOutcome, comparable_rows
-from ._keys import combine_codes, int_column, text_codes
+from ._keys import combine_codes, int_column
 
 if TYPE_CHECKING:
     from ...params import AnalysisParams
@@ -57,10 +57,13 @@ _COUNT_MODS: tuple[str, ...] = ("OAc", "dHex", "Hex", "HexNAc", "NeuAc", "NeuGc"
 _EPS = 1e-9
 
 
-
-
-
-
+def _codes_at(table: pd.DataFrame, column: str, rows: np.ndarray) -> np.ndarray:
+    """Integer codes of a text column at ``rows`` (a missing value is one more code) and 0 at
+    the other rows, which take no part."""
+    codes, uniques = pd.factorize(table[column].to_numpy(dtype=object)[rows])
+    out = np.zeros(len(table), dtype=np.int64)
+    out[rows] = np.where(codes < 0, len(uniques), codes)
+    return out
 
 
 def check_modifications(table: pd.DataFrame, params: AnalysisParams) -> RuleOutcome:
@@ -92,8 +95,9 @@ def check_modifications(table: pd.DataFrame, params: AnalysisParams) -> RuleOutc
     rt = table["RT"].to_numpy(dtype=float)
     rows = table["row"].to_numpy(dtype=np.int64)
     counts = {m: int_column(table, f"n_{m}") for m in _COUNT_MODS}
-    cer = text_codes(table, "ceramide")
-    base = text_codes(table, "base_class")
+    taking_part = np.flatnonzero(active)
+    cer = _codes_at(table, "ceramide", taking_part)
+    base = _codes_at(table, "base_class", taking_part)
 
     # Queries: (position, modification index) for every active row carrying the modification.
     q_pos_parts, q_mod_parts = [], []
@@ -116,20 +120,19 @@ def check_modifications(table: pd.DataFrame, params: AnalysisParams) -> RuleOutc
     # (composition, RT). Compositions are re-coded densely and RT replaced by its rank among the
     # RTs involved, so (composition, RT) is one exact int64 key. The order among exact ties is
     # irrelevant: tied peaks have the same RT, so counts, extremes and nearest shifts agree.
-    ref = np.flatnonzero(active)
-    ref = ref[np.isin(row_code[ref], q_code)]
+    ref = taking_part[np.isin(row_code[taking_part], q_code)]
     dense = pd.factorize(np.concatenate([row_code[ref], q_code]))[0].astype(np.int64)
     q_rt = rt[q_pos]
     uniq_rt, rt_rank = np.unique(np.concatenate([rt[ref], q_rt]), return_inverse=True)
     span = np.int64(len(uniq_rt) + 1)
     n_ref = len(ref)
     ref_key = dense[:n_ref] * span + rt_rank[:n_ref]
-    by_key = np.argsort(ref_key, kind="stable")
+    by_key = np.argsort(ref_key)
     ref, ref_key = ref[by_key], ref_key[by_key]
     ref_code = dense[:n_ref][by_key]
     # Queries in key order too: binary searches with sorted needles are cache-friendly.
     q_key = dense[n_ref:] * span + rt_rank[n_ref:]
-    by_query = np.argsort(q_key, kind="stable")
+    by_query = np.argsort(q_key)  # equal keys: equal queries, so no stable sort is needed
     q_key, q_pos, q_mod = q_key[by_query], q_pos[by_query], q_mod[by_query]
     q_code = dense[n_ref:][by_query]
     q_rt = rt[q_pos]

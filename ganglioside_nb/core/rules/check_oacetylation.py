@@ -14,11 +14,12 @@ pair with every row carrying one acetyl fewer (otherwise the same key). Rows who
 grouping (the original missed ``+2OAc`` and misread ``+HexNAc``; ALGORITHM.md §5.1 item 6).
 
 **Scale.** Nothing is joined to get the verdicts: every pair key gets a dense integer code, the
-candidate base peaks are sorted by a (key code, RT rank) integer composite and ``searchsorted``
-yields, per OAc row, its block of base peaks and how many of them are earlier (k). A name
-repeated k times therefore costs O(log N), not O(k²). The ``oac_pairs`` table is materialised
-from those blocks with ``np.repeat`` and capped at ``params.max_pairs`` rows *before* anything is
-built (a warning says so); the per-row verdicts and the statistics stay exact.
+candidate base peaks are sorted by (key code, RT rank, row), so each code's base peaks are one
+block (found by counting), and one ``searchsorted`` of the (sorted) wanted (code, RT rank)
+composites yields, per OAc row, how many of them are earlier (k). A name repeated k times
+therefore costs O(log N), not O(k²). The ``oac_pairs`` table is materialised from those blocks
+with ``np.repeat`` and capped at ``params.max_pairs`` rows *before* anything is built (a warning
+says so); the per-row verdicts and the statistics stay exact.
 
 Pure ring: numpy and pandas only.
 """
@@ -31,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from ._base import RuleOutcome, comparable_rows
-from ._keys import combine_codes, int_column, text_codes
+from ._keys import combine_codes, dense_rank, int_column, lex_order, row_rank, text_codes
 
 if TYPE_CHECKING:
     from ...params import AnalysisParams
@@ -40,16 +41,11 @@ __all__ = ["OAC_PAIR_COLUMNS", "OAC_STATUSES", "check_oacetylation"]
 
 #: Per-row statuses in ``rule4_status`` ('' for rows without O-acetylation or fragments).
 OAC_STATUSES: tuple[str, ...] = ("valid", "mixed", "invalid", "no_base")
+_VALID, _MIXED, _INVALID, _NO_BASE = range(len(OAC_STATUSES))
 #: Columns of the ``oac_pairs`` table (ALGORITHM.md §7).
 OAC_PAIR_COLUMNS: tuple[str, ...] = ("oac_row", "base_row", "kind", "rt_shift", "increase")
 #: Modification counts that must agree between an OAc row and its base (OAc itself excluded).
 _OTHER_MODS: tuple[str, ...] = ("dHex", "Hex", "HexNAc", "NeuAc", "NeuGc")
-
-
-
-
-
-
 
 
 def _empty_pairs() -> pd.DataFrame:
@@ -106,53 +102,58 @@ def check_oacetylation(table: pd.DataFrame, params: AnalysisParams) -> RuleOutco
     queries = np.flatnonzero(active & (n_oac >= 1))
     queries = queries[np.argsort(rows[queries], kind="stable")]  # pair table ordered by row
     n_q = len(queries)
-    # Codes of the row keys (key, n_OAc) and of the wanted base keys (key, 0) / (key, n_OAc - 1),
-    # coded jointly so that equal tuples get equal codes.
+    # Dense codes of the row keys (key, n_OAc) and of the wanted base keys (key, 0) /
+    # (key, n_OAc - 1), coded jointly so that equal tuples get equal codes.
     want_full = np.zeros(n_q, dtype=np.int64)
     want_step = n_oac[queries] - 1
-    joint = combine_codes([np.concatenate([key, key[queries], key[queries]]),
-                      np.concatenate([n_oac, want_full, want_step])]) if n else key
+    joint = pd.factorize(combine_codes([np.concatenate([key, key[queries], key[queries]]),
+                                        np.concatenate([n_oac, want_full, want_step])]))[0] \
+        if n else key
     code, full_code, step_code = joint[:n], joint[n:n + n_q], joint[n + n_q:]
 
-    # Candidate base peaks sorted by (code, RT, row); RT ranks make an exact integer composite.
+    # Candidate base peaks sorted by (code, RT, row): each code's base peaks are one block.
     base = np.flatnonzero(active)
-    _, rt_rank = np.unique(rt, return_inverse=True)
-    span = np.int64(n + 1)
-    composite = code[base] * span + rt_rank[base]
-    order = np.lexsort((rows[base], composite))
-    base, composite = base[order], composite[order]
+    rt_rank, rt_values = dense_rank(rt)
+    n_codes = int(joint.max()) + 1 if n else 0
+    base = base[lex_order([(code[base], n_codes), (rt_rank[base], len(rt_values)),
+                           (row_rank(rows[base]), len(base))])]
     base_rt, base_rows = rt[base], rows[base]
+    size = np.bincount(code[base], minlength=n_codes)
+    start = np.cumsum(size) - size
 
     q_rt, q_rank = rt[queries], rt_rank[queries]
-    f_lo = np.searchsorted(composite, full_code * span, side="left")
-    f_hi = np.searchsorted(composite, (full_code + 1) * span, side="left")
-    f_k = np.searchsorted(composite, full_code * span + q_rank, side="left") - f_lo  # earlier
-    f_n = f_hi - f_lo
-    f_m = f_n - f_k
     has_step = n_oac[queries] >= 2
-    s_lo = np.searchsorted(composite, step_code * span, side="left")
-    s_hi = np.searchsorted(composite, (step_code + 1) * span, side="left")
-    s_n = np.where(has_step, s_hi - s_lo, 0)
-    s_k = np.where(has_step, np.searchsorted(composite, step_code * span + q_rank, side="left")
-                   - s_lo, 0)
+    f_lo, f_n = start[full_code], size[full_code]
+    s_lo, s_n = start[step_code], np.where(has_step, size[step_code], 0)
+    # Earlier base peaks (smaller RT rank) in the wanted blocks: one search of the composite
+    # (code, RT rank), with the wanted keys sorted so that the search walks forward.
+    span = np.int64(len(rt_values) + 1)
+    composite = code[base] * span + rt_rank[base]
+    wanted = np.concatenate([full_code, step_code]) * span + np.tile(q_rank, 2)
+    by = np.argsort(wanted)
+    earlier = np.empty(len(wanted), dtype=np.int64)
+    earlier[by] = np.searchsorted(composite, wanted[by], side="left")
+    f_k = earlier[:n_q] - f_lo
+    f_m = f_n - f_k
+    s_k = np.where(has_step, earlier[n_q:] - s_lo, 0)
 
     # Per-row verdict and the shift to the nearest earlier base peak.
-    q_status = np.select([f_n == 0, f_m == 0, f_k > 0], ["no_base", "valid", "mixed"],
-                         default="invalid").astype(object)
+    verdict = np.select([f_n == 0, f_m == 0, f_k > 0], [_NO_BASE, _VALID, _MIXED],
+                        default=_INVALID)  # index into OAC_STATUSES
     nearest = np.where(f_k > 0, q_rt - base_rt[np.maximum(f_lo + f_k - 1, 0)] if len(base) else
                        np.nan, np.nan)
     lo_note, hi_note = params.oac_shift_note_range
     unusual = (f_k > 0) & ((nearest < lo_note) | (nearest > hi_note))
 
     status = np.full(n, "", dtype=object)
-    status[queries] = q_status
+    status[queries] = np.array(OAC_STATUSES, dtype=object)[verdict]
     oac_shift = np.full(n, np.nan)
     oac_shift[queries] = nearest
     flags = {name: np.zeros(n, dtype=bool) for name in
              ("oac_no_base", "oac_rt_ambiguous", "oac_no_rt_increase", "oac_shift_unusual")}
-    flags["oac_no_base"][queries[q_status == "no_base"]] = True
-    flags["oac_rt_ambiguous"][queries[q_status == "mixed"]] = True
-    flags["oac_no_rt_increase"][queries[q_status == "invalid"]] = True
+    flags["oac_no_base"][queries[verdict == _NO_BASE]] = True
+    flags["oac_rt_ambiguous"][queries[verdict == _MIXED]] = True
+    flags["oac_no_rt_increase"][queries[verdict == _INVALID]] = True
     flags["oac_shift_unusual"][queries[unusual]] = True
 
     pairs, total_pairs = _pair_table(queries, rows, rt, base_rows, base_rt,
@@ -164,13 +165,13 @@ def check_oacetylation(table: pd.DataFrame, params: AnalysisParams) -> RuleOutco
             f"Rule 4: the O-acetylation pair table must hold at most max_pairs = "
             f"{params.max_pairs:,} pairs. Got {total_pairs:,}; it keeps the first "
             f"{params.max_pairs:,} (by OAc row). Per-row verdicts and counts are exact.")
-    n_invalid = int((q_status == "invalid").sum())
+    n_invalid = int((verdict == _INVALID).sum())
     if n_invalid:
         warnings.append(f"Rule 4: {n_invalid} O-acetylated row(s) do not elute after any "
                         "non-acetylated peak of the same species (expected: later).")
 
     statistics: dict[str, Any] = {
-        **_counts(q_status, f_k, f_m, s_n, s_k),
+        **_counts(verdict, f_k, f_m, s_n, s_k),
         "n_oac_rows": int(n_q),
         "n_shift_unusual": int(unusual.sum()),
         "oac_shift_note_range": [float(lo_note), float(hi_note)],
@@ -178,7 +179,7 @@ def check_oacetylation(table: pd.DataFrame, params: AnalysisParams) -> RuleOutco
         "pair_table_rows": int(len(pairs)),
         "pair_table_truncated": bool(truncated),
         "by_acetyl_count": {
-            str(int(a)): _counts(q_status[sel], f_k[sel], f_m[sel], s_n[sel], s_k[sel])
+            str(int(a)): _counts(verdict[sel], f_k[sel], f_m[sel], s_n[sel], s_k[sel])
             for a in np.unique(n_oac[queries]) for sel in [n_oac[queries] == a]},
     }
     return RuleOutcome(
@@ -190,7 +191,7 @@ def check_oacetylation(table: pd.DataFrame, params: AnalysisParams) -> RuleOutco
     )
 
 
-def _counts(q_status: np.ndarray, f_k: np.ndarray, f_m: np.ndarray, s_n: np.ndarray,
+def _counts(verdict: np.ndarray, f_k: np.ndarray, f_m: np.ndarray, s_n: np.ndarray,
             s_k: np.ndarray) -> dict[str, Any]:
     return {
         "pairs_with_increase": int(f_k.sum()),
@@ -198,7 +199,8 @@ def _counts(q_status: np.ndarray, f_k: np.ndarray, f_m: np.ndarray, s_n: np.ndar
         "n_full_pairs": int(f_k.sum() + f_m.sum()),
         "n_step_pairs": int(s_n.sum()),
         "step_pairs_with_increase": int(s_k.sum()),
-        "rows_per_status": {s: int((q_status == s).sum()) for s in OAC_STATUSES},
+        "rows_per_status": dict(zip(OAC_STATUSES, np.bincount(verdict, minlength=len(
+            OAC_STATUSES)).tolist(), strict=True)),
     }
 
 
@@ -213,8 +215,6 @@ def _pair_table(queries: np.ndarray, rows: np.ndarray, rt: np.ndarray, base_rows
     """
     seg_start = np.stack([f_lo, s_lo], axis=1).ravel()
     seg_len = np.stack([f_n, s_n], axis=1).ravel().astype(np.int64)
-    seg_query = np.repeat(queries, 2)
-    seg_full = np.tile(np.array([True, False]), len(queries))
     total = int(seg_len.sum())
     before = np.cumsum(seg_len) - seg_len
     keep = np.clip(cap - before, 0, None)
@@ -222,16 +222,24 @@ def _pair_table(queries: np.ndarray, rows: np.ndarray, rt: np.ndarray, base_rows
     n_pairs = int(seg_len.sum())
     if n_pairs == 0:
         return _empty_pairs(), total
-    offsets = np.cumsum(seg_len) - seg_len
-    within = np.arange(n_pairs, dtype=np.int64) - np.repeat(offsets, seg_len)
-    base_idx = np.repeat(seg_start, seg_len) + within
-    q_pos = np.repeat(seg_query, seg_len)
-    shift = rt[q_pos] - base_rt[base_idx]
+    # Pair p of segment g takes base peak start(g) + (p - first pair of g). Columns are repeated
+    # per segment or gathered, and updated in place: few large temporaries.
+    base_idx = np.repeat(seg_start - (np.cumsum(seg_len) - seg_len), seg_len)
+    base_idx += np.arange(n_pairs, dtype=np.int64)
+    rt_shift = np.repeat(np.repeat(rt[queries], 2), seg_len)
+    base_rt_p = base_rt[base_idx]
+    increase = base_rt_p < rt_shift
+    rt_shift -= base_rt_p
+    del base_rt_p
+    # The array type pandas infers for text, built once and taken from (no per-row validation);
+    # even segments hold full pairs, odd ones step pairs.
+    kinds = pd.Series(np.array(["full", "step"], dtype=object)).array
+    kind = kinds.take(np.repeat(np.tile(np.array([0, 1], dtype=np.intp), len(queries)), seg_len))
     pairs = pd.DataFrame({
-        "oac_row": rows[q_pos],
+        "oac_row": np.repeat(np.repeat(rows[queries], 2), seg_len),
         "base_row": base_rows[base_idx],
-        "kind": np.where(np.repeat(seg_full, seg_len), "full", "step").astype(object),
-        "rt_shift": shift,
-        "increase": base_rt[base_idx] < rt[q_pos],
-    })
+        "kind": kind,
+        "rt_shift": rt_shift,
+        "increase": increase,
+    }, copy=False)
     return pairs, total

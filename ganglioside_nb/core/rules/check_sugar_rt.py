@@ -40,9 +40,11 @@ def pearson_p_value(r: np.ndarray, n: np.ndarray) -> np.ndarray:
     return special.betainc(df / 2.0, 0.5, (1.0 - r) * (1.0 + r))
 
 
-def _sorted_codes(values: pd.Series) -> tuple[np.ndarray, list[str]]:
-    """Codes of a text column numbered in sorted order of the text (missing as ``'nan'``)."""
-    codes, uniques = pd.factorize(values, use_na_sentinel=False)
+def _sorted_codes(values: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """Codes of text values numbered in sorted order of the text (missing as ``'nan'``)."""
+    codes, uniques = pd.factorize(values)  # the sentinel variant is the fast one
+    if len(codes) and codes.min() < 0:
+        codes, uniques = pd.factorize(values, use_na_sentinel=False)
     names = [str(u) for u in uniques]
     order = sorted(range(len(names)), key=names.__getitem__)
     remap = np.empty(len(names), dtype=np.int64)
@@ -51,10 +53,12 @@ def _sorted_codes(values: pd.Series) -> tuple[np.ndarray, list[str]]:
 
 
 def _varies(codes: np.ndarray, values: np.ndarray, k: int) -> np.ndarray:
-    """Whether each of the k groups holds at least two distinct values (exact, min < max)."""
-    spread = pd.Series(values).groupby(codes, sort=True).agg(["min", "max"])
-    out = np.zeros(k, dtype=bool)
-    out[spread.index.to_numpy(dtype=np.int64)] = (spread["min"] < spread["max"]).to_numpy()
+    """Whether each of the k groups holds at least two distinct values (exact, min < max;
+    missing values are skipped)."""
+    low, high = np.full(k, np.inf), np.full(k, -np.inf)
+    np.fmin.at(low, codes, values)
+    np.fmax.at(high, codes, values)
+    out: np.ndarray = low < high
     return out
 
 
@@ -79,7 +83,7 @@ def check_sugar_rt(table: pd.DataFrame, params: AnalysisParams) -> RuleOutcome:
     count_col = "core_sugar_count" if params.mode == "reference" else "sugar_count"
     idx = np.flatnonzero(comparable_rows(table))
     # Group codes follow the sorted ceramide text, so statistics come out sorted.
-    codes, names = _sorted_codes(table["ceramide"].iloc[idx])
+    codes, names = _sorted_codes(table["ceramide"].to_numpy(dtype=object)[idx])
     x = pd.to_numeric(table[count_col]).to_numpy(dtype=float, na_value=np.nan)[idx]
     y = table["RT"].to_numpy(dtype=float)[idx]
     k = len(names)

@@ -38,12 +38,18 @@ __all__ = ["CONFIDENCE_LEVELS", "confidence_factors", "confidence_level", "deriv
 #: (lower bound, level), highest first.
 CONFIDENCE_LEVELS: tuple[tuple[float, str], ...] = (
     (0.8, "high"), (0.6, "medium"), (0.4, "low"), (-np.inf, "very_low"))
+#: Level labels from the lowest up, indexed by :func:`_level_index`.
+_LEVEL_LABELS = np.array([lvl for _, lvl in CONFIDENCE_LEVELS][::-1], dtype=object)
 
 
 def _float(table: pd.DataFrame, column: str) -> np.ndarray:
     if column not in table:
         return np.full(len(table), np.nan)
-    return pd.to_numeric(table[column]).to_numpy(dtype=float, na_value=np.nan)
+    series = table[column]
+    if series.dtype == np.float64:
+        values: np.ndarray = series.to_numpy()
+        return values
+    return pd.to_numeric(series).to_numpy(dtype=float, na_value=np.nan)
 
 
 def confidence_factors(table: pd.DataFrame, params: AnalysisParams) -> pd.DataFrame:
@@ -63,6 +69,12 @@ def confidence_factors(table: pd.DataFrame, params: AnalysisParams) -> pd.DataFr
         Columns ``F``, ``S``, ``Q``, ``P``, ``C`` (float) and ``has_prediction`` (bool), aligned
         with ``table``.
     """
+    f, s, q, p, c, has_prediction = _factors(table, params)
+    return pd.DataFrame({"F": f, "S": s, "Q": q, "P": p, "C": c, "has_prediction": has_prediction})
+
+
+def _factors(table: pd.DataFrame, params: AnalysisParams) -> tuple[np.ndarray, ...]:
+    """F, S, Q, P, C and has_prediction as arrays (see :func:`confidence_factors`)."""
     z = _float(table, "z")
     has_prediction = np.isfinite(_float(table, "predicted_rt")) & np.isfinite(z)
     trusted = FLAG_PREFIX + "trusted_anchor"
@@ -87,8 +99,10 @@ def confidence_factors(table: pd.DataFrame, params: AnalysisParams) -> pd.DataFr
         if name.startswith(FLAG_PREFIX):
             weight = flag_weight(name[len(FLAG_PREFIX):])
             if weight > 0:
-                c *= np.where(table[column].to_numpy(dtype=bool), 1.0 - weight, 1.0)
-    return pd.DataFrame({"F": f, "S": s, "Q": q, "P": p, "C": c, "has_prediction": has_prediction})
+                flagged = table[column].to_numpy(dtype=bool)
+                if flagged.any():  # only flagged rows change (x * 1.0 is x)
+                    c[flagged] *= 1.0 - weight
+    return f, s, q, p, c, has_prediction
 
 
 def confidence_level(score: np.ndarray) -> np.ndarray:
@@ -97,10 +111,15 @@ def confidence_level(score: np.ndarray) -> np.ndarray:
     >>> confidence_level(np.array([0.95, 0.6, 0.1])).tolist()
     ['high', 'medium', 'very_low']
     """
-    score = np.asarray(score, dtype=float)
+    out: np.ndarray = _LEVEL_LABELS[_level_index(score)]
+    return out
+
+
+def _level_index(score: np.ndarray) -> np.ndarray:
+    """Index of each score's level in ``_LEVEL_LABELS`` (0 = very_low ... 3 = high)."""
     bounds = np.array([b for b, _ in CONFIDENCE_LEVELS[:-1]])[::-1]  # 0.4, 0.6, 0.8
-    labels = np.array([lvl for _, lvl in CONFIDENCE_LEVELS][::-1], dtype=object)
-    return labels[np.searchsorted(bounds, score, side="right")]
+    out: np.ndarray = np.searchsorted(bounds, np.asarray(score, dtype=float), side="right")
+    return out
 
 
 def derive_confidence(table: pd.DataFrame, params: AnalysisParams) -> RuleOutcome:
@@ -113,22 +132,24 @@ def derive_confidence(table: pd.DataFrame, params: AnalysisParams) -> RuleOutcom
         ``mean_confidence``, ``levels`` (row count per level), ``above_0_9`` and the mean of each
         factor over rows with a prediction.
     """
-    factors = confidence_factors(table, params)
+    f, s, q, p, c, predicted = _factors(table, params)
     anchor = (table["Anchor"].to_numpy(dtype=bool) if "Anchor" in table
               else np.zeros(len(table), dtype=bool))
-    predicted = factors["has_prediction"].to_numpy()
-    f, s, q, p, c = (factors[k].to_numpy() for k in ("F", "S", "Q", "P", "C"))
     score = np.where(predicted, f * s * q * p * c, np.where(anchor, 0.5 * c, 0.0))
     score = np.clip(score, 0.0, 1.0)
-    levels = confidence_level(score)
-    n_pred = int(predicted.sum())
+    level = _level_index(score)
+    per_level = np.bincount(level, minlength=len(_LEVEL_LABELS))
+    with_prediction = np.flatnonzero(predicted)
+    n_pred = len(with_prediction)
     statistics = {
         "mean_confidence": float(score.mean()) if len(score) else None,
-        "levels": {lvl: int(np.count_nonzero(levels == lvl)) for _, lvl in CONFIDENCE_LEVELS},
+        "levels": {str(lvl): int(k)  # highest first, as CONFIDENCE_LEVELS
+                   for lvl, k in zip(_LEVEL_LABELS[::-1], per_level[::-1], strict=True)},
         "above_0_9": int((score > 0.9).sum()),
         "rows_with_prediction": n_pred,
-        "mean_factors": {k: (float(v[predicted].mean()) if n_pred else None)
+        "mean_factors": {k: (float(v[with_prediction].mean()) if n_pred else None)
                          for k, v in zip("FSQPC", (f, s, q, p, c), strict=True)},
     }
+    levels = _LEVEL_LABELS[level]
     return RuleOutcome(columns={"confidence": score, "confidence_level": levels},
                        statistics=statistics)

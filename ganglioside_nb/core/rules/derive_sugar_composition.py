@@ -47,8 +47,20 @@ REFERENCE_ISOMER_TABLE: dict[str, tuple[str, ...]] = {
 
 def _codes(table: pd.DataFrame, column: str) -> tuple[np.ndarray, list[str]]:
     """Integer codes (-1 for missing) and the distinct values of a text column."""
-    codes, uniques = pd.factorize(table[column], use_na_sentinel=True)
+    codes, uniques = pd.factorize(table[column].to_numpy(dtype=object), use_na_sentinel=True)
     return codes.astype(np.int64), [str(u) for u in uniques]
+
+
+def _frequencies(column: pd.Series) -> dict[str, int]:
+    """Rows per distinct count, ascending, keyed by the count as text (missing not counted)."""
+    if column.dtype == np.int64 and len(column):
+        values = column.to_numpy()
+        if 0 <= values.min() and values.max() < 1 << 20:  # small counts: one bincount
+            per_value = np.bincount(values)
+            return {str(k): int(per_value[k]) for k in np.flatnonzero(per_value)}
+    sugar = pd.Series(pd.to_numeric(column).to_numpy(dtype=float, na_value=np.nan))
+    freq = sugar.value_counts(sort=False, dropna=True).sort_index()
+    return {str(int(k)): int(v) for k, v in freq.items()}
 
 
 def derive_sugar_composition(table: pd.DataFrame, params: AnalysisParams) -> RuleOutcome:
@@ -76,22 +88,26 @@ def derive_sugar_composition(table: pd.DataFrame, params: AnalysisParams) -> Rul
                         for cls in core_values] + [""], dtype=object)
     isomer, isomer_values = _codes(table, "isomer")
     lettered = np.array([v != "" for v in isomer_values] + [False])[isomer]
-    isomer_type = np.where(lettered, "", type_of[core]).astype(object)
-    candidate = isomer_type != ""
+    # A lettered isomer, or a missing core class, has no type: the '' after the core classes.
+    type_code = np.where(lettered | (core < 0), len(core_values), core)
+    isomer_type = type_of[type_code]
+    has_type = type_of != ""
+    candidate = has_type[type_code]
 
     if reference:
         key = _codes(table, "Name")[0]
     else:
-        prefix = _codes(table, "prefix")[0]
+        prefix, prefix_values = _codes(table, "prefix")
         ceramide, ceramide_values = _codes(table, "ceramide")
-        key = pd.factorize((prefix + 1) * (len(ceramide_values) + 1) + ceramide + 1)[0]
+        key = (prefix + 1) * (len(ceramide_values) + 1) + ceramide + 1
+        if (len(prefix_values) + 1) * (len(ceramide_values) + 1) > 4 * len(key) + 1024:
+            key = pd.factorize(key)[0]  # too many combinations to count directly
     counts = np.bincount(key + 1)  # +1: a missing name (code -1) is its own bin
     repeated = (key >= 0) & (counts[key + 1] > 1)
 
     count_col = "core_sugar_count" if reference else "sugar_count"
-    sugar = pd.Series(pd.to_numeric(table[count_col]).to_numpy(dtype=float, na_value=np.nan))
-    freq = sugar.value_counts(sort=False, dropna=True).sort_index()
-    per_core = np.bincount(core[candidate], minlength=len(core_values))
+    # Candidates per core class: the rows of each type code that has a type.
+    per_core = (np.bincount(type_code, minlength=len(type_of)) * has_type)[:len(core_values)]
     type_counts: dict[str, int] = {}
     for code in np.flatnonzero(per_core):  # one step per distinct core class
         name = str(type_of[code])
@@ -102,7 +118,7 @@ def derive_sugar_composition(table: pd.DataFrame, params: AnalysisParams) -> Rul
         "repeated_name_rows": int(repeated.sum()),
         "repeated_names": int((counts[1:] > 1).sum()),
         "sugar_count_column": count_col,
-        "sugar_count_frequencies": {str(int(k)): int(v) for k, v in freq.items()},
+        "sugar_count_frequencies": _frequencies(table[count_col]),
     }
     return RuleOutcome(
         columns={"isomer_type": isomer_type},

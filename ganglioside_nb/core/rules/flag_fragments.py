@@ -30,9 +30,13 @@ mode by ``sugar_count``. ``params.effective_fragment_policy`` chooses the policy
     possible fragments but have a row with a larger sugar count of the same ceramide inside their
     own window get the note ``coelutes_with_larger``. Anchors are never fragments.
 
-**Complexity.** One stable sort by (ceramide rank, RT, row); window bounds by a vectorised
-per-group binary search (exact, evaluating the same |ΔRT| ≤ tol as the original); O(N log N)
-plus the total window size, never a scan of the table per group.
+**Complexity.** RT values are replaced by their rank among the distinct RTs, so every sort is one
+argsort of a unique integer key (group, RT rank, row) and every window is exact: per distinct RT
+value the first value beyond the width is found once (the literal floating-point test
+``rt_j − rt_i > width``), and one linear merge of sorted integer keys gives each row's window
+end. |ΔRT| ≤ width is symmetric, so window starts follow from the ends by counting (row i starts
+after every row whose window ends at or before i). O(N log N) in all, never a scan of the table
+per group, and no (row, row) pairs are materialised.
 
 * The annotate walk is a chain: after the event (or single row) at sorted position i, the next
   unplaced row is exactly the window end ``hi(i)``. The visited rows are therefore the nodes
@@ -43,8 +47,11 @@ plus the total window size, never a scan of the table per group.
   a row can only be claimed by a parent with a larger sugar count, all of which come before it,
   so within a level every parent is unassigned and the only competition is between parents of
   the same level: each candidate goes to the first parent, in processing order, that has decisive
-  evidence for it. Candidates are searched in the unassigned non-anchor rows of lower levels only
-  (marks over assigned rows), so assigned rows are never enumerated again.
+  evidence for it. Per level and parent composition (there are few), the parents a candidate
+  may go to form a contiguous run of that composition's parents in (ceramide, RT) order, so
+  "first in processing order" is a range minimum of their processing ranks (a sparse table):
+  the run within ``rt_tolerance`` for ``possible_fragment``, within ``fragment_tight_rt`` (or
+  all of it for a poor fit) for decisive evidence.
 
 ``member_rows`` of ``fragment_events`` lists the parent and its members in (RT, row) order (the
 golden order of the original); ``parent_row`` names the parent. In ``annotate``, ``parent_row`` of
@@ -60,7 +67,6 @@ Pure ring: numpy and pandas only.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -68,7 +74,7 @@ import numpy as np
 import pandas as pd
 
 from ._base import RuleOutcome
-from ._keys import combine_codes, int_column
+from ._keys import combine_codes, dense_rank, int_column, lex_order, row_rank
 
 if TYPE_CHECKING:
     from ...params import AnalysisParams
@@ -77,6 +83,11 @@ __all__ = ["DRT_EDGES", "FRAGMENT_EVENT_COLUMNS", "flag_fragments"]
 
 #: Bin edges (min) of the |ΔRT| histogram reported in the statistics.
 DRT_EDGES: tuple[float, ...] = (0.0, 0.01, 0.02, 0.03, 0.05, 0.10, 0.20)
+#: Bound on the (candidate, parent composition) range queries the consolidate policy materialises
+#: at once (no (row, row) pairs are ever materialised).
+_MAX_PAIRS_PER_CHUNK = 2_000_000
+#: Cells of the per-level prefix counts the |ΔRT| histogram holds at once (memory bound).
+_PREFIX_CELLS = 1 << 23
 #: Columns of the ``fragment_events`` table (ALGORITHM.md §7).
 FRAGMENT_EVENT_COLUMNS: tuple[str, ...] = (
     "event", "ceramide", "parent_row", "member_rows", "rt_min", "rt_max", "consolidated_volume")
@@ -89,120 +100,96 @@ _FLAGS: tuple[str, ...] = ("rule5_parent", "rule5_fragment", "possible_fragment"
 # --------------------------------------------------------------------------------------------
 # sorted-array helpers
 # --------------------------------------------------------------------------------------------
+def _in_row_order(rows: np.ndarray) -> bool:
+    """Are the rows listed by increasing ``row`` (the usual case)?"""
+    return len(rows) < 2 or bool(np.all(rows[1:] > rows[:-1]))
 
 
+def _value_upper(values: np.ndarray, width: float) -> np.ndarray:
+    """Per sorted distinct value u, the first index v with ``values[v] − values[u] > width``.
 
-
-def _bisect(lo: np.ndarray, hi: np.ndarray,
-            pred: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> np.ndarray:
-    """Per query, the first index in [lo, hi) where the monotone predicate is true (else hi).
-
-    ``pred(active, mid)`` evaluates the predicate of queries ``active`` at indices ``mid``; it
-    must be False then True along each range. Vectorised: one pass per halving.
+    A ``searchsorted`` of ``values + width`` is off by at most a rounding step; the literal test
+    then moves each bound to the exact one (a monotone predicate, so a few vectorised steps).
     """
-    lo = lo.astype(np.int64, copy=True)
-    hi = hi.astype(np.int64, copy=True)
-    active = np.flatnonzero(lo < hi)
-    while active.size:
-        mid = (lo[active] + hi[active]) // 2
-        ok = pred(active, mid)
-        hi[active[ok]] = mid[ok]
-        lo[active[~ok]] = mid[~ok] + 1
-        active = active[lo[active] < hi[active]]
-    return lo
+    upper = np.searchsorted(values, values + width, side="right")
+    last = len(values) - 1
+    while True:
+        back = values[np.maximum(upper - 1, 0)] - values > width
+        forth = (upper <= last) & (values[np.minimum(upper, last)] - values <= width)
+        if not (back.any() or forth.any()):
+            return upper
+        upper = upper - back + forth
 
 
-class _Sorted:
-    """Values sorted by (group code, value), searchable per group.
+class _Windows:
+    """Rows sorted by (group code, RT rank), with exact |ΔRT| ≤ width windows per group.
 
-    ``window`` is a per-group ``searchsorted``: a float key ``code·C + (value − min)`` with C a
-    power of two wider than the value span keeps the groups apart, one global ``searchsorted``
-    with a small safety margin brackets each bound, and a binary search inside the (nearly
-    always empty) bracket applies the exact test. Query centres are clipped into
-    [min − reach − 1, max + reach + 1] for the key only (so a far-away centre cannot land in
-    another group's band); ``reach`` is the largest width ever asked for.
+    ``codes`` and ``ranks`` are in sorted order; ``values`` are the sorted distinct RTs that the
+    ranks index. The window end of row i is the first row of its group whose RT rank reaches
+    the first distinct value beyond the width: the first of the sorted distinct (group, rank)
+    keys at or after the wanted one. Both key sequences are sorted, so this is a linear merge
+    (``Index.get_indexer(method="backfill")``) rather than a binary search per row.
     """
 
-    def __init__(self, codes: np.ndarray, values: np.ndarray, reach: float) -> None:
-        self.codes, self.values, self.reach = codes, values, reach
-        self.low = float(values.min()) if len(values) else 0.0
-        self.high = float(values.max()) if len(values) else 0.0
-        span = self.high - self.low
-        self.spacing = float(2.0 ** np.ceil(np.log2(span + 2.0 * reach + 4.0)))
-        self.key = self._key(codes, values)
-        top = float(np.abs(self.key).max()) if len(values) else 1.0
-        self.margin = 64.0 * float(np.spacing(max(top, self.spacing)))
+    def __init__(self, codes: np.ndarray, ranks: np.ndarray, values: np.ndarray) -> None:
+        radix = np.int64(len(values) + 1)
+        self.ranks, self.values = ranks, values
+        self.base = codes.astype(np.int64) * radix
+        key = self.base + ranks
+        first = np.flatnonzero(np.diff(key, prepend=-1))  # where each distinct key starts
+        self.keys = pd.Index(key[first])
+        self.starts = np.append(first, len(key))  # a wanted key past the last one: -1 -> n
 
-    def _key(self, codes: np.ndarray, values: np.ndarray) -> np.ndarray:
-        return codes.astype(float) * self.spacing + (values - self.low)
+    def upper(self, width: float) -> np.ndarray:
+        """End (exclusive) of each row's window: rows j ≥ i of the group with rt_j − rt_i ≤ width."""
+        wanted = self.base + _value_upper(self.values, width)[self.ranks]
+        return self.starts[self.keys.get_indexer(wanted, method="backfill")]
 
-    def window(self, codes: np.ndarray, centre: np.ndarray,
-               width: float) -> tuple[np.ndarray, np.ndarray]:
-        """Bounds [lo, hi) of the indices j of group ``codes`` with |values[j] − centre| ≤ width.
-
-        The exact test is the literal floating-point ``centre − values[j] ≤ width`` on the left
-        and ``values[j] − centre ≤ width`` on the right (IEEE subtraction is sign-symmetric, so
-        this is ``abs(values[j] − centre) ≤ width``, the original's comparison).
-        """
-        values = self.values
-        if width > self.reach:
-            raise ValueError(f"width must be at most reach ({self.reach}). Got {width} instead.")
-        if not len(values):
-            return np.zeros(len(codes), dtype=np.int64), np.zeros(len(codes), dtype=np.int64)
-        q = self._key(codes, np.clip(centre, self.low - self.reach - 1.0,
-                                     self.high + self.reach + 1.0))
-        lo = self._first_true(np.searchsorted(self.key, q - width - self.margin, side="left"),
-                              q - width + self.margin, codes,
-                              lambda j, a: centre[a] - values[j] <= width)
-        hi = self._first_true(np.searchsorted(self.key, q + width - self.margin, side="left"),
-                              q + width + self.margin, codes,
-                              lambda j, a: values[j] - centre[a] > width)
+    def bounds(self, width: float) -> tuple[np.ndarray, np.ndarray]:
+        """[lo, hi) per row. The test is symmetric, so j < i is in i's window exactly when i is in
+        j's, and the ends never decrease: lo(i) is the number of rows whose window ends by i."""
+        hi = self.upper(width)
+        lo = np.cumsum(np.bincount(hi, minlength=len(hi) + 1))[:len(hi)]
         return lo, hi
 
-    def _first_true(self, start: np.ndarray, upper_key: np.ndarray, codes: np.ndarray,
-                    pred: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> np.ndarray:
-        """First index j ≥ start where ``pred(j, query)`` holds; an index past the query's group
-        counts as true. The predicate is false before ``start`` and true from the key
-        ``upper_key`` on, so only the few queries with a value inside the safety margin are
-        searched further (by bisection)."""
-        n = len(self.values)
-        j = np.minimum(start, n - 1)
-        inside = (start < n) & (self.codes[j] == codes)
-        need = np.flatnonzero(inside)
-        need = need[~pred(j[need], need)]
-        if not need.size:
-            return start
-        start = start.copy()
-        upper = np.searchsorted(self.key, upper_key[need], side="right")
-        start[need] = _bisect(start[need] + 1, upper, lambda a, mid: pred(mid, need[a]))
-        return start
+
+class _RangeExtreme:
+    """``op``-reduction (``np.maximum`` / ``np.minimum``) of ``values[lo:hi]`` per query (hi > lo)
+    by a sparse table: O(N log W) build for queries no longer than ``longest``, O(1) query."""
+
+    def __init__(self, values: np.ndarray, longest: int, op: np.ufunc) -> None:
+        levels = [values]
+        while (1 << len(levels)) <= longest:
+            prev, half = levels[-1], 1 << (len(levels) - 1)
+            levels.append(np.concatenate([op(prev[:-half], prev[half:]), prev[len(prev) - half:]])
+                          if len(prev) > half else prev)
+        self.table, self.width, self.op = np.concatenate(levels), len(values), op
+        # Per query length: floor(log2(length)), as an offset into ``table`` and a span.
+        log2 = np.zeros(longest + 1, dtype=np.int64)
+        for k in range(1, len(levels)):
+            log2[1 << k:] += 1
+        self.offset, self.span = log2 * len(values), np.int64(1) << log2
+
+    def query(self, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+        length = hi - lo
+        base = self.offset[length] + lo
+        return self.op(self.table[base], self.table[base + length - self.span[length]])
 
 
-def _range_max(values: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    """max(values[lo:hi]) per query (hi > lo), by a sparse table: O(N log W) build, O(1) query."""
-    length = hi - lo
-    longest = int(length.max()) if len(length) else 1
-    levels = [values]
-    while (1 << len(levels)) <= longest:
-        prev, half = levels[-1], 1 << (len(levels) - 1)
-        levels.append(np.maximum(prev[:-half], prev[half:]) if len(prev) > half else prev[:0])
-    k = np.floor(np.log2(np.maximum(length, 1))).astype(np.int64)
-    out = np.empty(len(lo), dtype=values.dtype)
-    for j in np.unique(k):
-        sel = k == j
-        level = levels[j]
-        out[sel] = np.maximum(level[lo[sel]], level[hi[sel] - (1 << int(j))])
-    return out
-
-
-def _ceramide_rank(table: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
-    """Rank of each row's ceramide by first appearance (smallest ``row``); order-independent."""
-    codes, _ = pd.factorize(table["ceramide"].to_numpy(dtype=object, na_value=""))
-    first = np.full(codes.max() + 1 if len(codes) else 0, np.iinfo(np.int64).max, dtype=np.int64)
+def _ceramide_rank(table: pd.DataFrame, rows: np.ndarray) -> tuple[np.ndarray, int]:
+    """Rank of each row's ceramide by first appearance (smallest ``row``); order-independent.
+    Also returns the number of ceramides."""
+    column = table["ceramide"]
+    codes, uniques = pd.factorize(column.to_numpy(dtype=object))
+    if len(codes) and codes.min() < 0:  # missing ceramides count as ''
+        codes, uniques = pd.factorize(column.to_numpy(dtype=object, na_value=""))
+    if _in_row_order(rows):  # codes number first appearances, which are the smallest rows
+        return codes.astype(np.int64), len(uniques)
+    first = np.full(len(uniques), np.iinfo(np.int64).max, dtype=np.int64)
     np.minimum.at(first, codes, rows)
     rank = np.empty(len(first), dtype=np.int64)
     rank[np.argsort(first, kind="stable")] = np.arange(len(first), dtype=np.int64)
-    return np.asarray(rank[codes], dtype=np.int64)
+    return np.asarray(rank[codes], dtype=np.int64), len(first)
 
 
 def _pointer_chain(nxt: np.ndarray) -> np.ndarray:
@@ -270,8 +257,11 @@ def flag_fragments(table: pd.DataFrame, params: AnalysisParams) -> RuleOutcome:
     if policy == "annotate":
         columns, flags, events, statistics, warnings = _annotate(table, ctx)
     else:
-        columns, flags, events, statistics, warnings = _consolidate(table, ctx, params, reference)
-        statistics["drt_histogram"] = _drt_histogram(table, ctx)
+        mods = [int_column(table, f"n_{m}") for m in _MODS]
+        mods_code = combine_codes(mods)
+        columns, flags, events, statistics, warnings = _consolidate(table, ctx, params, reference,
+                                                                    mods, mods_code)
+        statistics["drt_histogram"] = _drt_histogram(ctx, mods_code)
     statistics = {"policy": policy, "rt_tolerance": float(params.rt_tolerance),
                   "exact_window": reference, **statistics}
     return RuleOutcome(columns=columns, flags=flags, tables={"fragment_events": events},
@@ -284,6 +274,9 @@ class _Context:
 
     Arrays without ``_s`` are in table order; ``order`` maps sorted positions to table positions
     and ``lo``/``hi`` bound each sorted position's window (same ceramide, |ΔRT| ≤ ``width``).
+    ``level`` ranks the sugar counts (0 = smallest); ``rt_rank`` indexes the sorted distinct RTs
+    ``rt_values``; ``tie`` ranks rows by (row, position), the last key of every sort;
+    ``windows`` searches other widths in this order.
     """
 
     n: int
@@ -291,11 +284,17 @@ class _Context:
     rt: np.ndarray
     cer: np.ndarray
     sugar: np.ndarray
+    level: np.ndarray
+    n_levels: int
     volume: np.ndarray
     width: float
+    rt_values: np.ndarray
+    rt_rank: np.ndarray
+    tie: np.ndarray
     order: np.ndarray
     rt_s: np.ndarray
     cer_s: np.ndarray
+    windows: _Windows
     lo: np.ndarray
     hi: np.ndarray
 
@@ -304,14 +303,20 @@ class _Context:
         n = len(table)
         rows = table["row"].to_numpy(dtype=np.int64)
         rt = table["RT"].to_numpy(dtype=float)
-        cer = _ceramide_rank(table, rows)
-        # Sorted stably, with row last, so ties give the same parent on every numpy version.
-        order = np.lexsort((rows, rt, cer))
-        rt_s, cer_s = rt[order], cer[order]
-        lo, hi = _Sorted(cer_s, rt_s, width).window(cer_s, rt_s, width)
-        return cls(n=n, rows=rows, rt=rt, cer=cer, sugar=sugar,
-                   volume=table["Volume"].to_numpy(dtype=float), width=width, order=order,
-                   rt_s=rt_s, cer_s=cer_s, lo=lo, hi=hi)
+        cer, n_cer = _ceramide_rank(table, rows)
+        rt_rank, rt_values = dense_rank(rt)
+        tie = row_rank(rows)
+        # A total order with row last, so ties give the same parent on every numpy version.
+        order = lex_order([(cer, n_cer), (rt_rank, len(rt_values)), (tie, n)])
+        cer_s = cer[order]
+        windows = _Windows(cer_s, rt_rank[order], rt_values)
+        lo, hi = windows.bounds(width)
+        level, sugar_values = dense_rank(sugar)
+        return cls(n=n, rows=rows, rt=rt, cer=cer, sugar=sugar, level=level,
+                   n_levels=len(sugar_values),
+                   volume=table["Volume"].to_numpy(dtype=float), width=width,
+                   rt_values=rt_values, rt_rank=rt_rank, tie=tie, order=order, rt_s=rt[order],
+                   cer_s=cer_s, windows=windows, lo=lo, hi=hi)
 
 
 _Parts = tuple[dict[str, Any], dict[str, np.ndarray], pd.DataFrame, dict[str, Any], list[str]]
@@ -403,107 +408,123 @@ def _annotate(table: pd.DataFrame, ctx: _Context) -> _Parts:
 
 
 def _consolidate(table: pd.DataFrame, ctx: _Context, params: AnalysisParams,
-                 reference: bool) -> _Parts:
+                 reference: bool, mods: list[np.ndarray], mods_code: np.ndarray) -> _Parts:
     n = ctx.n
     order = ctx.order
     anchor = table["Anchor"].to_numpy(dtype=bool)
-    composition = np.stack([int_column(table, "sialic_acids"),
-                            int_column(table, "neutral_sugars"),
-                            *(int_column(table, f"n_{m}") for m in _MODS)], axis=1)
     status, reason = _base_columns(table)
     z = table["z"].to_numpy(dtype=float) if "z" in table else np.full(n, np.nan)
     poor_fit = (status == "outlier") & np.isfinite(z) & (np.abs(z) >= params.outlier_threshold)
     tight = params.fragment_tight_rt + (0.0 if reference else _EPS)
 
     # Processing rank: sugar desc, anchors first, Volume desc, RT asc, row asc.
-    proc = np.lexsort((ctx.rows, ctx.rt, -ctx.volume, ~anchor, -ctx.sugar))
+    volume_rank, volume_values = dense_rank(-ctx.volume)
+    proc = lex_order([(ctx.n_levels - 1 - ctx.level, ctx.n_levels),
+                       ((~anchor).astype(np.int64), 2), (volume_rank, len(volume_values)),
+                       (ctx.rt_rank, len(ctx.rt_values)), (ctx.tie, n)])
     rank = np.empty(n, dtype=np.int64)
     rank[proc] = np.arange(n, dtype=np.int64)
+    pos_of = np.empty(n, dtype=np.int64)
+    pos_of[order] = np.arange(n, dtype=np.int64)
+    pos_by_rank = pos_of[proc]
 
-    sugar_s = ctx.sugar[order]
+    level_s = ctx.level[order]
     anchor_s = anchor[order]
+    rank_s = rank[order]
+    kind_s, kinds = _compositions(table, mods, mods_code)
+    kind_s = kind_s[order]
+    # Decisive evidence: within the tight window, or anywhere in the window for a poor fit.
+    t_lo, t_hi = ctx.windows.bounds(tight)
+    poor_s = poor_fit[order]
+    d_lo = np.where(poor_s, ctx.lo, np.maximum(ctx.lo, t_lo))
+    d_hi = np.where(poor_s, ctx.hi, np.minimum(ctx.hi, t_hi))
+
     assigned_s = np.zeros(n, dtype=bool)          # claimed as fragment (sorted positions)
     parent_of_s = np.full(n, -1, dtype=np.int64)  # claiming parent (sorted position)
     possible_s = np.full(n, -1, dtype=np.int64)   # first non-decisive parent (sorted position)
-    pos_of = np.empty(n, dtype=np.int64)
-    pos_of[order] = np.arange(n, dtype=np.int64)
-    rank_s = rank[order]
-    poor_s = poor_fit[order]
-    comp_s = _SubComposition(composition[order])
-    no_rank = np.iinfo(np.int64).max
-    best = np.empty(n, dtype=np.int64)
-
-    best_any = np.empty(n, dtype=np.int64)
-    for level in np.unique(sugar_s)[::-1]:
-        parents = np.flatnonzero((sugar_s == level) & ~assigned_s)
-        pool = np.flatnonzero((sugar_s < level) & ~assigned_s & ~anchor_s)  # sorted order kept
+    before = np.zeros(n + 1, dtype=np.int64)
+    for value in range(ctx.n_levels - 1, 0, -1):
+        is_parent = (level_s == value) & ~assigned_s
+        parents = np.flatnonzero(is_parent)
+        pool = np.flatnonzero((level_s < value) & ~assigned_s & ~anchor_s)  # sorted order kept
         if not len(parents) or not len(pool):
             continue
-        w_lo, w_hi = _Sorted(ctx.cer_s[pool], ctx.rt_s[pool], ctx.width).window(
-            ctx.cer_s[parents], ctx.rt_s[parents], ctx.width)
-        sizes = w_hi - w_lo
-        if not sizes.any():
+        # A candidate's parents in its window are a run of ``parents``: [p_lo, p_hi).
+        np.cumsum(is_parent, out=before[1:])
+        p_lo, p_hi = before[ctx.lo[pool]], before[ctx.hi[pool]]
+        near = p_lo < p_hi
+        pool, p_lo, p_hi = pool[near], p_lo[near], p_hi[near]
+        if not len(pool):
             continue
-        # Parents of one level cannot claim each other, so their competition for a candidate is
-        # a minimum over processing ranks, accumulated chunk by chunk to bound the pair arrays.
-        best.fill(no_rank)
-        best_any.fill(no_rank)
-        for chunk in _chunks_by_size(sizes, _MAX_PAIRS_PER_CHUNK):
-            _claim_pairs(parents[chunk], w_lo[chunk], sizes[chunk], pool, comp_s, ctx.rt_s,
-                         poor_s, rank_s, tight, best, best_any)
-        claimed = np.flatnonzero(best < no_rank)
-        assigned_s[claimed] = True
-        parent_of_s[claimed] = pos_of[proc[best[claimed]]]
-        fresh = np.flatnonzero((best_any < no_rank) & (possible_s < 0))
-        possible_s[fresh] = pos_of[proc[best_any[fresh]]]
+        q_lo, q_hi = before[d_lo[pool]], before[d_hi[pool]]
+        best = np.full(len(pool), n, dtype=np.int64)      # first decisive parent (rank)
+        best_any = np.full(len(pool), n, dtype=np.int64)  # first parent at all (rank)
+        parent_kind = kind_s[parents]
+        pool_kind = kind_s[pool]
+        longest = int((p_hi - p_lo).max())
+        for kind in np.flatnonzero(np.bincount(parent_kind)):
+            # Parents of one composition; the candidates that are sub-compositions of it, whose
+            # runs become runs of these parents (``within``): range minima of their ranks.
+            mine = parent_kind == kind
+            within = np.zeros(len(parents) + 1, dtype=np.int64)
+            np.cumsum(mine, out=within[1:])
+            first = _RangeExtreme(rank_s[parents[mine]], min(int(within[-1]), longest), np.minimum)
+            fits = np.flatnonzero(np.all(kinds <= kinds[kind], axis=1)[pool_kind])
+            for chunk in range(0, len(fits), _MAX_PAIRS_PER_CHUNK):  # bounded query arrays
+                at = fits[chunk:chunk + _MAX_PAIRS_PER_CHUNK]
+                for target, lo, hi in ((best_any, p_lo, p_hi), (best, q_lo, q_hi)):
+                    lo, hi = within[lo[at]], within[hi[at]]
+                    some = lo < hi
+                    target[at[some]] = np.minimum(target[at[some]],
+                                                  first.query(lo[some], hi[some]))
+        claimed = best < n
+        assigned_s[pool[claimed]] = True
+        parent_of_s[pool[claimed]] = pos_by_rank[best[claimed]]
+        fresh = (best_any < n) & (possible_s[pool] < 0)
+        possible_s[pool[fresh]] = pos_by_rank[best_any[fresh]]
 
     fragment_s = assigned_s
     possible_only_s = (possible_s >= 0) & ~fragment_s
     # Events: parents with >= 1 fragment, numbered in processing order.
     frag_pos = np.flatnonzero(fragment_s)
-    ev_parent_pos = np.unique(parent_of_s[frag_pos])
-    ev_parent_pos = ev_parent_pos[np.argsort(rank_s[ev_parent_pos], kind="stable")]
+    is_event_parent = np.zeros(n, dtype=bool)
+    is_event_parent[parent_of_s[frag_pos]] = True
+    ev_parent_pos = pos_by_rank[np.flatnonzero(is_event_parent[pos_by_rank])]
     n_ev = len(ev_parent_pos)
     event_of_s = np.full(n, -1, dtype=np.int64)
     event_of_s[ev_parent_pos] = np.arange(n_ev, dtype=np.int64)
     mem_event = np.concatenate([event_of_s[ev_parent_pos], event_of_s[parent_of_s[frag_pos]]])
     mem_pos = np.concatenate([ev_parent_pos, frag_pos])
-    by = np.lexsort((mem_pos, mem_event))
+    by = np.argsort(mem_event * np.int64(n) + mem_pos)  # (event, position): unique keys
     mem_event, mem_pos = mem_event[by], mem_pos[by]
     events = _events_table(table, ctx, ev_parent_pos, mem_event, mem_pos)
 
-    # Per-row outputs, back in table order.
+    # Per-row outputs, back in table order (fragments: the claiming parent; possible fragments:
+    # the first parent that listed them).
     is_fragment = fragment_s[pos_of]
-    parent_pos = np.where(is_fragment, parent_of_s[pos_of],
-                          np.where(possible_only_s[pos_of], possible_s[pos_of], -1))
-    parent_row = np.where(parent_pos >= 0, ctx.rows[order[np.maximum(parent_pos, 0)]], 0)
+    parent_pos = np.where(fragment_s, parent_of_s, possible_s)[pos_of]
+    parent_row = np.where(parent_pos >= 0, ctx.rows[order[parent_pos]], 0)
+    frag_idx, par_idx = order[frag_pos], order[parent_of_s[frag_pos]]
     consolidated = ctx.volume.copy()
-    consolidated[is_fragment] = 0.0
-    np.add.at(consolidated, order[parent_of_s[frag_pos]], ctx.volume[order[frag_pos]])
+    consolidated[frag_idx] = 0.0
+    np.add.at(consolidated, par_idx, ctx.volume[frag_idx])
     rule5_event = event_of_s[pos_of]
-
-    frag_idx = np.flatnonzero(is_fragment)
+    drt = np.abs(ctx.rt[frag_idx] - ctx.rt[par_idx])
     if len(frag_idx):
-        par = order[parent_of_s[pos_of[frag_idx]]]
-        drt = np.abs(ctx.rt[frag_idx] - ctx.rt[par])
-        names = table["Name"].to_numpy(dtype=object)[par]
-        # Text is built per fragment; a comprehension is the fastest way to format it.
-        text = [f"Rule 5: in-source fragment of row {r} ({nm}), co-elutes within {d:.3f} min"
-                for r, nm, d in zip(ctx.rows[par].tolist(), names.tolist(), drt.tolist(),
-                                    strict=True)]
-        reason[frag_idx] = [f"{t}; {old}" if old else t
-                            for t, old in zip(text, reason[frag_idx].tolist(), strict=True)]
+        reason[frag_idx] = _fragment_reasons(table, ctx, drt, order[ev_parent_pos],
+                                             event_of_s[parent_of_s[frag_pos]], reason[frag_idx])
         status[frag_idx] = "fragment"
 
     # Co-eluting rows left unassigned next to a row with a larger sugar count.
-    larger_in_window = _range_max(sugar_s, ctx.lo, ctx.hi) > sugar_s
+    small_s = level_s.astype(np.min_scalar_type(ctx.n_levels))
+    larger = _RangeExtreme(small_s, int((ctx.hi - ctx.lo).max(initial=1)), np.maximum)
+    larger_in_window = larger.query(ctx.lo, ctx.hi) > small_s
     coelutes = (larger_in_window & ~fragment_s & ~possible_only_s)[pos_of]
 
     flags = {name: np.zeros(n, dtype=bool) for name in _FLAGS}
     flags["possible_fragment"] = possible_only_s[pos_of]
     flags["coelutes_with_larger"] = coelutes
-    n_tight = int((is_fragment & (np.abs(ctx.rt - np.where(parent_pos >= 0, ctx.rt[
-        order[np.maximum(parent_pos, 0)]], np.inf)) <= tight)).sum())
+    n_tight = int((drt <= tight).sum())
     statistics = {
         "n_events": int(n_ev),
         "n_fragments": int(is_fragment.sum()),
@@ -530,92 +551,72 @@ def _consolidate(table: pd.DataFrame, ctx: _Context, params: AnalysisParams,
     return columns, flags, events, statistics, warnings
 
 
-class _SubComposition:
-    """``is_sub(i, j)``: is row i's composition (sialic acids, neutral sugars, every modification
-    count) <= row j's, element-wise? Answered from a table over the distinct compositions, which
-    are few, so a pair costs two small gathers instead of comparing every count."""
-
-    _MAX_TABLE = 4096
-
-    def __init__(self, composition: np.ndarray) -> None:
-        codes = pd.factorize(combine_codes(list(composition.T)))[0]
-        first = np.unique(codes, return_index=True)[1]  # codes number distinct rows 0..k-1
-        uniq = composition[first]
-        self.codes = codes.astype(np.int32)
-        self.composition = composition
-        self.table = (np.all(uniq[:, None, :] <= uniq[None, :, :], axis=2)
-                      if len(uniq) <= self._MAX_TABLE else None)
-
-    def is_sub(self, i: np.ndarray, j: np.ndarray) -> np.ndarray:
-        if self.table is None:
-            return np.all(self.composition[i] <= self.composition[j], axis=1)
-        return self.table[self.codes[i], self.codes[j]]
+def _compositions(table: pd.DataFrame, mods: list[np.ndarray],
+                  mods_code: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Composition code per row and the distinct compositions (sialic acids, neutral sugars,
+    every modification count; ``mods_code`` codes the ``mods`` columns), one row each: "is a
+    sub-composition of" is then decided once per pair of codes (they are few) instead of once
+    per pair of rows."""
+    columns = [int_column(table, "sialic_acids"), int_column(table, "neutral_sugars"), *mods]
+    codes, distinct = dense_rank(combine_codes([*columns[:2], mods_code]))
+    some_row = np.empty(len(distinct), dtype=np.intp)
+    some_row[codes] = np.arange(len(codes))  # any row of a code will do: they are all equal
+    return codes, np.stack([column[some_row] for column in columns], axis=1)
 
 
-#: Bound on the (parent, candidate) pairs materialised at once by the consolidate policy.
-_MAX_PAIRS_PER_CHUNK = 2_000_000
+def _fragment_reasons(table: pd.DataFrame, ctx: _Context, drt: np.ndarray, parents: np.ndarray,
+                      event: np.ndarray, old: np.ndarray) -> np.ndarray:
+    """Reason texts of fragments whose parents are at table positions ``parents[event]`` (|ΔRT|
+    ``drt``), each put before the fragment's previous reason ``old``. The parent part is
+    formatted once per parent and |ΔRT| once per distinct value; per fragment the pieces are
+    only joined."""
+    drt_code, drt_values = pd.factorize(drt)
+    names = table["Name"].to_numpy(dtype=object)[parents]
+    heads = np.array([f"Rule 5: in-source fragment of row {r} ({nm}), co-elutes within "
+                      for r, nm in zip(ctx.rows[parents].tolist(), names.tolist(), strict=True)],
+                     dtype=object)
+    tails = np.array([f"{d:.3f} min" for d in drt_values.tolist()], dtype=object)
+    text = heads[event] + tails[drt_code]
+    has_old = old.astype(bool)
+    text[has_old] = text[has_old] + "; " + old[has_old]
+    return text
 
 
-def _chunks_by_size(sizes: np.ndarray, budget: int) -> list[slice]:
-    """Consecutive slices of ``sizes`` whose sums stay near ``budget`` (at least one item each)."""
-    cum = np.cumsum(sizes)
-    cuts = np.searchsorted(cum, np.arange(budget, int(cum[-1]), budget), side="left") + 1
-    edges = np.unique(np.concatenate([[0], cuts, [len(sizes)]]).clip(0, len(sizes)))
-    return [slice(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:], strict=True)]
+def _drt_histogram(ctx: _Context, mods: np.ndarray) -> dict[str, Any]:
+    """|ΔRT| between each row and the same-ceramide, same-modification rows with more sugars
+    (``mods`` codes the modification counts).
 
-
-def _claim_pairs(parents: np.ndarray, w_lo: np.ndarray, sizes: np.ndarray, pool: np.ndarray,
-                 comp_s: _SubComposition, rt_s: np.ndarray, poor_s: np.ndarray, rank_s: np.ndarray,
-                 tight: float, best: np.ndarray, best_any: np.ndarray) -> None:
-    """Fold one chunk of parents' windows into the per-candidate minimum parent ranks:
-    ``best`` over decisive pairs, ``best_any`` over all sub-composition pairs."""
-    total = int(sizes.sum())
-    if total == 0:
-        return
-    offsets = np.cumsum(sizes) - sizes
-    pair_parent = np.repeat(parents, sizes)
-    pair_cand = pool[np.repeat(w_lo, sizes) + (np.arange(total, dtype=np.int64)
-                                               - np.repeat(offsets, sizes))]
-    sub = comp_s.is_sub(pair_cand, pair_parent)
-    pair_parent, pair_cand = pair_parent[sub], pair_cand[sub]
-    if not len(pair_cand):
-        return
-    decisive = (np.abs(rt_s[pair_cand] - rt_s[pair_parent]) <= tight) | poor_s[pair_cand]
-    pair_rank = rank_s[pair_parent]
-    np.minimum.at(best, pair_cand[decisive], pair_rank[decisive])
-    np.minimum.at(best_any, pair_cand, pair_rank)
-
-
-def _first_per_key(keys: np.ndarray) -> np.ndarray:
-    """Indices of the first element of each run in a sorted key array."""
-    if not len(keys):
-        return np.zeros(0, dtype=np.int64)
-    return np.flatnonzero(np.concatenate([[True], keys[1:] != keys[:-1]]))
-
-
-def _drt_histogram(table: pd.DataFrame, ctx: _Context) -> dict[str, Any]:
-    """|ΔRT| between each row and the same-ceramide, same-modification rows with more sugars.
-
-    Counted, not enumerated: rows sorted by (group, RT); per bin edge the window bounds come
-    from the binary search, and the rows with a larger sugar count inside a window are counted
-    with one prefix sum per sugar level.
+    Counted, not enumerated. |ΔRT| ≤ e is symmetric, so these are the unordered pairs within e
+    whose sugar counts differ: with rows sorted by (group, RT), all pairs of a row with the later
+    rows of its window, less those of one sugar level (prefix counts per level).
     """
     n = ctx.n
     edges = np.asarray(DRT_EDGES)
     if n == 0:
         return {"edges": edges.tolist(), "counts": [0] * (len(edges) - 1)}
-    group = combine_codes([ctx.cer, *(int_column(table, f"n_{m}") for m in _MODS)])
-    order = np.lexsort((ctx.rows, ctx.rt, group))
-    g_s, rt_s = group[order], ctx.rt[order]
-    level_s = np.unique(ctx.sugar, return_inverse=True)[1].ravel()[order]
-    cumulative = np.zeros(len(edges) - 1, dtype=np.int64)
-    searchable = _Sorted(g_s, rt_s, float(edges[-1]))
-    bounds = [searchable.window(g_s, rt_s, float(e)) for e in edges[1:]]
-    for level in np.unique(level_s):
-        here = np.flatnonzero(level_s == level)
-        prefix = np.concatenate([[0], np.cumsum(level_s > level)])
-        for j, (lo, hi) in enumerate(bounds):
-            cumulative[j] += int((prefix[hi[here]] - prefix[lo[here]]).sum())
+    group = pd.factorize(combine_codes([ctx.cer, mods]))[0]
+    # The ceramide order refined by group (a group has one ceramide): (group, RT, row).
+    by_group = np.argsort(group[ctx.order].astype(np.min_scalar_type(group.max())), kind="stable")
+    order = ctx.order[by_group]
+    windows = _Windows(group[order], ctx.rt_rank[order], ctx.rt_values)
+    level_s = ctx.level[order]
+    ends = [windows.upper(float(e)) for e in edges[1:]]
+    # All pairs of a row with the later rows of its window ...
+    cumulative = np.array([int(hi.sum()) for hi in ends]) - n * (n + 1) // 2
+    # ... less those within one level: the level's rows before the window end, less those up to
+    # the row itself (the k-th row of a level has k + 1 of them).
+    sizes = np.bincount(level_s, minlength=ctx.n_levels)
+    cumulative += int((sizes * (sizes + 1) // 2).sum())
+    step = max(1, _PREFIX_CELLS // (n + 1))  # levels per block of prefix counts (memory bound)
+    for first in range(0, ctx.n_levels, step):
+        levels = np.arange(first, min(first + step, ctx.n_levels))
+        # before[l, x]: rows of level first + l among the first x rows (a zero cell for others).
+        before = np.zeros((len(levels), n + 1), dtype=np.int32)
+        np.cumsum(level_s == levels[:, None], axis=1, dtype=np.int32, out=before[:, 1:])
+        mine = (level_s >= first) & (level_s <= levels[-1])
+        at = np.where(mine, (level_s - first) * (n + 1), 0)
+        for j, hi in enumerate(ends):
+            cumulative[j] -= int(before.ravel()[np.where(mine, at + hi, 0)].sum())
     counts = np.diff(np.concatenate([[0], cumulative]))
     return {"edges": edges.tolist(), "counts": counts.astype(int).tolist(),
             "pairs_within_max_edge": int(cumulative[-1])}

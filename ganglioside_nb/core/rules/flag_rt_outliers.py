@@ -18,6 +18,7 @@ from sklearn.model_selection import KFold
 from ..regression import (
     StructuralRTModel,
     canonical_order,
+    first_rows,
     fit_reference_group,
     normal_quantile,
     regression_metrics,
@@ -205,16 +206,18 @@ def structural_out_of_sample(anchors: pd.DataFrame, params: AnalysisParams, full
 
 def _structural(table: pd.DataFrame, params: AnalysisParams) -> RuleOutcome:
     n = len(table)
-    cols = _empty_columns(n)
     rt = table["RT"].to_numpy(dtype=float)
     anchor = table["Anchor"].to_numpy(dtype=bool)
     prefix = table["prefix"].to_numpy()
-    counts = pd.Series(prefix[anchor]).value_counts()
-    cols["n_anchors_prefix"] = pd.Series(prefix).map(counts).fillna(0).to_numpy(dtype=np.int64)
+    pcode, levels = pd.factorize(prefix)  # prefix work runs on integer codes
+    n_rows = np.bincount(pcode, minlength=len(levels))
+    n_anchors = np.bincount(pcode[anchor], minlength=len(levels))
     a_pos = np.flatnonzero(anchor)
     n_logp = np.unique(table["Log P"].to_numpy()[a_pos]).size
     flags: dict[str, np.ndarray] = {}
     if a_pos.size < params.min_anchors or n_logp < 2:
+        cols = _empty_columns(n)
+        cols["n_anchors_prefix"] = n_anchors[pcode]
         why = (f"Rule 1: not assessed: fewer than {params.min_anchors} anchors / 2 Log P values "
                f"({a_pos.size} anchors, {n_logp} Log P values)")
         cols["status"] = np.where(anchor, "valid", "outlier").astype(object)
@@ -227,10 +230,15 @@ def _structural(table: pd.DataFrame, params: AnalysisParams) -> RuleOutcome:
                            statistics={"n_models": 0, "n_models_accepted": 0, "oos_r2": None},
                            warnings=(why.removeprefix("Rule 1: "),))
 
-    a_pos = a_pos[canonical_order(table.iloc[a_pos])]
-    anchors = table.iloc[a_pos]
-    full = StructuralRTModel(min_anchors_slope=params.min_anchors).fit(anchors, rt[a_pos])
+    model = StructuralRTModel(min_anchors_slope=params.min_anchors)
+    needed = list(dict.fromkeys([*model.features, "prefix", "base_class", "Name", "ceramide", "RT",
+                                 "Volume", "row"]))
+    anchors = table[needed].iloc[a_pos]
+    order = canonical_order(anchors)
+    a_pos, anchors = a_pos[order], anchors.iloc[order]
+    full = model.fit(anchors, rt[a_pos])
     mean, sd, second = full.predict_dist(table, rt=rt)
+    train_r2 = regression_metrics(rt[a_pos], mean[a_pos])["r2"]
     loo_mean, loo_sd, loo_second, method = structural_out_of_sample(anchors, params, full)
     mean[a_pos], sd[a_pos], second[a_pos] = loo_mean, loo_sd, loo_second
     metrics = regression_metrics(rt[a_pos], loo_mean)
@@ -241,13 +249,16 @@ def _structural(table: pd.DataFrame, params: AnalysisParams) -> RuleOutcome:
     q = normal_quantile(params.interval_level)
     T = params.outlier_threshold
     noise = full.variance_components_["noise_sd"]
-    cols.update(predicted_rt=mean, residual=residual, z=z, predictive_sd=sd, pi_low=mean - q * sd,
-                pi_high=mean + q * sd, noise_sd=np.full(n, noise), model_r2=np.full(n, metrics["r2"]),
-                logp_slope=full.logp_slope(prefix), n_anchors_model=np.full(n, a_pos.size, dtype=np.int64),
-                model=_prefixed("structural:", prefix),
-                isomer_series=np.where(second, "second", "first").astype(object))
+    cols = {
+        "predicted_rt": mean, "residual": residual, "z": z, "predictive_sd": sd,
+        "pi_low": mean - q * sd, "pi_high": mean + q * sd, "noise_sd": np.full(n, noise),
+        "model_r2": np.full(n, metrics["r2"]), "logp_slope": full.logp_slope(levels)[pcode],
+        "n_anchors_prefix": n_anchors[pcode], "n_anchors_model": np.full(n, a_pos.size, dtype=np.int64),
+        "model": np.array([f"structural:{p}" for p in levels], dtype=object)[pcode],
+        "isomer_series": np.array(["first", "second"], dtype=object)[second.astype(np.intp)],
+    }
     bad = np.abs(z) >= T
-    status = np.where(bad, "outlier", "valid").astype(object)
+    status = np.array(["valid", "outlier"], dtype=object)[bad.astype(np.intp)]
     reason = np.full(n, "", dtype=object)
     idx = np.flatnonzero(bad)
     reason[idx] = [f"Rule 1: RT {rt[i]:.3f} is {abs(residual[i]):.3f} min "
@@ -282,25 +293,26 @@ def _structural(table: pd.DataFrame, params: AnalysisParams) -> RuleOutcome:
         "features": ", ".join(full.features) + ", second_series_offset",
         "coefficients": full.coefficients(), "intercept": full.intercept_,
         "n_anchors": int(a_pos.size), "n_rows": n, "validation": method, **metrics,
-        "train_r2": regression_metrics(rt[a_pos], full.predict_dist(anchors, rt=rt[a_pos])[0])["r2"],
+        "train_r2": train_r2,
         "alpha_noise_precision": full.noise_precision_, **full.variance_components_,
         "accepted": "yes" if accepted else "no",
         "reason": "" if accepted else f"{method} R² {metrics['r2']:.4f} < {params.r2_threshold:g}",
         "warnings": "",
     }
     rows = [pooled]
-    base_of = dict(zip(prefix, table["base_class"].to_numpy(), strict=True))
-    for p in sorted(set(prefix)):
-        member = prefix == p
-        v = val[val["prefix"] == p]
-        m = regression_metrics(v["RT"], v["predicted_rt"]) if len(v) else {}
+    base_of = dict(zip(levels, table["base_class"].to_numpy()[first_rows(pcode)], strict=True))
+    v_code = pcode[a_pos]
+    v_rt, v_pred = val["RT"].to_numpy(), val["predicted_rt"].to_numpy()
+    for j in sorted(range(len(levels)), key=lambda j: levels[j]):
+        p, in_v = levels[j], v_code == j
+        m = regression_metrics(v_rt[in_v], v_pred[in_v]) if in_v.any() else {}
         rows.append({
             "model": f"structural:{p}", "mode": "structural", "scope": "prefix-shift",
             "coefficients": {"prefix_shift": float(shifts["prefix_shift"].get(p, 0.0)),
                              "base_class_shift": full.base_shift(base_of[p]),
                              "logp_slope_shift": float(shifts["logp_slope_shift"].get(p, 0.0))},
-            "n_anchors": int((member & anchor).sum()), "n_rows": int(member.sum()),
-            "validation": method if len(v) else "", **m,
+            "n_anchors": int(n_anchors[j]), "n_rows": int(n_rows[j]),
+            "validation": method if in_v.any() else "", **m,
             "accepted": "yes" if accepted else "no", "reason": "", "warnings": "",
         })
     stats = {"n_models": 1, "n_models_accepted": int(accepted), "validation_method": method,
