@@ -58,7 +58,7 @@ def comparable_rows(table: pd.DataFrame) -> np.ndarray:
     at its parent's RT by construction). Before Rule 5 there is no ``status``: all rows."""
     if "status" not in table:
         return np.ones(len(table), dtype=bool)
-    return table["status"].to_numpy(dtype=object, na_value="") != "fragment"
+    return table["status"].to_numpy(dtype=object) != "fragment"  # a missing status is not "fragment"
 
 
 @dataclass(frozen=True)

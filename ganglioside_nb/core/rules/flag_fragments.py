@@ -324,9 +324,9 @@ _Parts = tuple[dict[str, Any], dict[str, np.ndarray], pd.DataFrame, dict[str, An
 
 def _base_columns(table: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     n = len(table)
-    status = (table["status"].to_numpy(dtype=object, na_value="") if "status" in table
+    status = (table["status"].to_numpy(dtype=object) if "status" in table
               else np.full(n, "", dtype=object)).copy()
-    reason = (table["reason"].to_numpy(dtype=object, na_value="") if "reason" in table
+    reason = (table["reason"].to_numpy(dtype=object) if "reason" in table
               else np.full(n, "", dtype=object)).copy()
     return status, reason
 
