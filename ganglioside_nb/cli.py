@@ -391,18 +391,19 @@ def _follow(batch: Any, show: bool) -> None:
 
     from tqdm import tqdm
 
-    from .execution import BatchState
-
     inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
     stop = batch.subscribe(inbox.put)
-    state = BatchState.of(job.key for job in batch)
+    state = batch.state
     # disable=None: drawn on a terminal only (logs and pipes get the summary table alone)
     bar = tqdm(total=len(batch), unit="file", disable=None if show else True, file=sys.stderr,
                dynamic_ncols=True,
                bar_format="{l_bar}{bar}| {n:.1f}/{total} files [{elapsed}<{remaining}]{postfix}")
     try:
         while not state.finished:
-            state = state.apply(inbox.get())
+            inbox.get()  # wait for news, then take the whole burst: one look per burst
+            while not inbox.empty():
+                inbox.get()
+            state = batch.state  # each job's stream has folded its events already
             counts = state.counts()
             bar.set_postfix_str(f"{counts['completed']} ok, {counts['failed']} failed, "
                                 f"{counts['running']} running", refresh=False)

@@ -33,7 +33,7 @@ from scipy import linalg, optimize, stats
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.linear_model import BayesianRidge
 from sklearn.model_selection import KFold, LeaveOneOut
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from ..errors import NotFittedError
 
@@ -176,12 +176,19 @@ def fit_reference_group(train: pd.DataFrame, *, max_features_ratio: float, seed:
 # ============================================================================================
 # structural mode
 # ============================================================================================
+@functools.lru_cache(maxsize=1)
+def _blas_controller() -> ThreadpoolController:
+    """The process's BLAS libraries, found once: building a controller scans every loaded shared
+    library, which cost ~8 % of a small analysis in a Dask worker (many libraries loaded)."""
+    return ThreadpoolController()
+
+
 def _single_blas_thread(method: Any) -> Any:
     """Run with one BLAS thread: the matrices are small (p < a few hundred), and on a busy
     machine multi-threaded BLAS was measured 30x slower on them (spinning threads)."""
     @functools.wraps(method)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        with threadpool_limits(limits=1, user_api="blas"):
+        with _blas_controller().limit(limits=1, user_api="blas"):
             return method(*args, **kwargs)
     return wrapper
 

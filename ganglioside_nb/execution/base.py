@@ -16,6 +16,7 @@ import queue
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
+from types import MappingProxyType
 from typing import Any, Protocol
 
 import pandas as pd
@@ -211,11 +212,8 @@ class Batch:
 
     @property
     def state(self) -> BatchState:
-        state = BatchState.of(j.key for j in self.jobs)
-        for job in self.jobs:
-            for event in job.events:
-                state = state.apply(event)
-        return state
+        """Every job's state (each stream keeps its own fold): linear in the number of jobs."""
+        return BatchState(MappingProxyType({j.key: j.state for j in self.jobs}))
 
     def subscribe(self, callback: EventCallback, *, replay: bool = True) -> Callable[[], None]:
         """``callback(event)`` for the events of every job (in the pushing thread)."""

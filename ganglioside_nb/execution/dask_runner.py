@@ -1,12 +1,14 @@
 """Dask runner: each task runs on a distributed worker; its events come back as worker events.
 
 The worker wraps the task with :func:`~ganglioside_nb.execution.base.execute` and publishes
-its events with ``Worker.log_event`` under a topic named after the task key (step events in
-batches of at most 0.25 s, each event keeping its own time stamp). The client
-subscribes to that topic *before* submitting (both messages travel on the same ordered
-stream to the scheduler), so no event is missed; when the future finishes, any event still
-missing is fetched once with ``get_events`` and, if the worker could not report the end (it
-died, the task was cancelled), the client adds the terminal event itself. Nothing polls.
+its events with ``Worker.log_event`` under one topic per client (step events in batches of at
+most 0.25 s, each event keeping its own time stamp and task key). The client subscribes to its
+topic once, *before* its first submission (both messages travel on the same ordered stream to
+the scheduler), so no event is missed, and hands each event to the job of its key: one
+subscription per client instead of a subscribe and an unsubscribe message per task. When a
+future finishes, any event of it still missing is looked for once with ``get_events`` and, if
+the worker could not report the end (it died, the task was cancelled), the client adds the
+terminal event itself. Nothing polls.
 
 Fault handling is the scheduler's: a task whose worker dies is re-run on another worker, at
 most ``allowed-failures`` times (2 on the local cluster), then it fails with ``KilledWorker``,
@@ -20,6 +22,7 @@ import concurrent.futures
 import logging
 import threading
 import time
+import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -39,9 +42,48 @@ logger = logging.getLogger(__name__)
 ALIVE_STATES = frozenset({"released", "waiting", "queued", "no-worker", "processing", "memory"})
 
 
-def topic_for(key: str) -> str:
-    """The worker-event topic carrying one task's events."""
-    return f"ganglioside-nb/{key}"
+def topic_for(client: Client) -> str:
+    """The worker-event topic carrying the events of one client's tasks."""
+    return f"ganglioside-nb/{client.id}"
+
+
+class _Dispatcher:
+    """Client side: the one subscription to a client's topic, routing events to jobs by key."""
+
+    _lock = threading.Lock()
+    #: one per live client (the client's handler keeps its dispatcher, not the other way round)
+    _of_client: weakref.WeakKeyDictionary[Client, _Dispatcher] = weakref.WeakKeyDictionary()
+
+    def __init__(self, client: Client) -> None:
+        self.topic = topic_for(client)
+        self.jobs: dict[str, DaskJob] = {}
+
+    @classmethod
+    def of(cls, client: Client) -> _Dispatcher:
+        with cls._lock:
+            dispatcher = cls._of_client.get(client)
+            if dispatcher is None:
+                dispatcher = cls._of_client[client] = cls(client)
+                client.subscribe_topic(dispatcher.topic, dispatcher.on_event)
+            return dispatcher
+
+    def add(self, job: DaskJob) -> None:
+        self.jobs[job.key] = job
+
+    def remove(self, job: DaskJob) -> None:
+        self.jobs.pop(job.key, None)
+
+    def on_event(self, event: tuple[float, Any]) -> None:
+        _, message = event
+        try:
+            items = list(message["events"])
+        except Exception:
+            logger.warning("ignoring malformed event on %s: %r", self.topic, message)
+            return
+        for item in items:
+            job = self.jobs.get(item.get("key")) if isinstance(item, dict) else None
+            if job is not None:
+                job._on_items([item])
 
 
 #: step events are sent in batches at most this often (``started`` and the end go at once);
@@ -88,11 +130,11 @@ class _Publisher:
             self.worker.log_event(self.topic, {"events": batch})
 
 
-def run_on_worker(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], key: str) -> Any:
+def run_on_worker(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], key: str,
+                  topic: str) -> Any:
     """What the worker executes: ``fn`` wrapped by ``execute``, events as worker events."""
     worker = get_worker()
-    return execute(fn, args, kwargs, key=key, worker=worker.address,
-                   publish=_Publisher(worker, topic_for(key)))
+    return execute(fn, args, kwargs, key=key, worker=worker.address, publish=_Publisher(worker, topic))
 
 
 def _translate(exc: BaseException, job: DaskJob) -> BaseException:
@@ -111,7 +153,7 @@ class DaskJob(Job):
         super().__init__(key, **kwargs)
         self.client = client
         self.future: Future | None = None
-        self.topic = topic_for(key)
+        self.dispatcher = _Dispatcher.of(client)
 
     def done(self) -> bool:
         return self.future is not None and self.future.done()
@@ -154,20 +196,20 @@ class DaskJob(Job):
         return True
 
     # -- event plumbing ------------------------------------------------------------------------
-    def _on_event(self, event: tuple[float, Any]) -> None:
-        _, message = event
+    def _on_items(self, items: list[Any]) -> None:
         try:
-            for item in message["events"]:
+            for item in items:
                 self.stream.push(TaskEvent.from_dict(item))
         except Exception:
-            logger.warning("ignoring malformed event on %s: %r", self.topic, message)
+            logger.warning("ignoring malformed event of %s: %r", self.key, items)
 
     def _on_done(self, future: Future) -> None:
         """Runs in distributed's callback thread once the future finished."""
         try:
             if not self.stream.done:  # replay what the live feed may not have delivered yet
-                for event in self.client.get_events(self.topic):
-                    self._on_event(event)
+                for _, message in self.client.get_events(self.dispatcher.topic):
+                    self._on_items([item for item in message.get("events", ())
+                                    if isinstance(item, dict) and item.get("key") == self.key])
             if not self.stream.done:
                 cancelled = future.status == "cancelled"
                 exc = None if cancelled or future.status == "finished" else future.exception()
@@ -176,10 +218,7 @@ class DaskJob(Job):
             logger.debug("finishing %s: %s", self.key, exc)
             self._finish_from_exception(exc, future.status == "cancelled")
         finally:
-            try:
-                self.client.unsubscribe_topic(self.topic)
-            except Exception:
-                pass
+            self.dispatcher.remove(self)
 
 
 class DaskRunner:
@@ -215,12 +254,13 @@ class DaskRunner:
         client = self.client
         key = key or new_key(getattr(fn, "__name__", "task"))
         job = DaskJob(key, client, label=label, meta=meta)
-        client.subscribe_topic(job.topic, job._on_event)
+        job.dispatcher.add(job)
         job._push("submitted", message="submitted to the scheduler")
         try:
-            job.future = client.submit(run_on_worker, fn, args, kwargs, key, key=key, pure=False)
+            job.future = client.submit(run_on_worker, fn, args, kwargs, key, job.dispatcher.topic,
+                                       key=key, pure=False)
         except Exception as exc:
-            client.unsubscribe_topic(job.topic)
+            job.dispatcher.remove(job)
             raise SchedulerUnavailableError(
                 f"The task could not be submitted to the Dask scheduler ({exc}).",
                 address=str(getattr(client.scheduler, "address", ""))) from exc

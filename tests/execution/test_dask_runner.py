@@ -46,6 +46,17 @@ def test_events_arrive_in_order_and_end_completed(dask_runner: DaskRunner) -> No
     assert isinstance(job.result(), gnb.AnalysisResult)
 
 
+def test_concurrent_jobs_share_one_topic_and_keep_their_own_events(dask_runner: DaskRunner) -> None:
+    jobs = [_run(dask_runner) for _ in range(4)]
+    for job in jobs:
+        assert isinstance(job.result(), gnb.AnalysisResult)
+        assert {e.key for e in job.events} == {job.key}
+        assert [e.kind for e in job.events].count("step") == len(PIPELINE_STEPS)
+    topics = [t for t in dask_runner.client.get_events() if t.startswith("ganglioside-nb/")]
+    assert f"ganglioside-nb/{dask_runner.client.id}" in topics
+    assert not any(job.key in topic for job in jobs for topic in topics)  # no topic per task
+
+
 @pytest.mark.parametrize("mode", ["structural", "reference"])
 def test_results_identical_to_the_in_process_runner(dask_runner: DaskRunner, mode: str) -> None:
     with LocalRunner() as local:
