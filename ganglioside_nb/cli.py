@@ -123,7 +123,8 @@ def _build_parser() -> _Parser:
                                   description="Analyse one peak table, print a summary and "
                                               "optionally export the result.")
     analyze.add_argument("-o", "--output", type=Path, metavar="OUT",
-                         help="write the result: .csv (with a .meta.json sidecar), .xlsx or .json")
+                         help="write the result: .csv (with a .meta.json sidecar), .xlsx, .json, "
+                              "or .html (a self-contained report with the figures)")
     analyze.add_argument("--save", action="store_true",
                          help="store the input and the result as an analysis session; prints its id")
     analyze.add_argument("--name", help="name of the stored session (with --save)")
@@ -231,8 +232,9 @@ def _params(args: argparse.Namespace) -> AnalysisParams:
 def _check_output(path: Path) -> None:
     """Fail before the analysis if the output cannot be written."""
     from .io.export import FORMATS
-    if path.suffix.lower() not in FORMATS:
-        raise UsageError(f"the output must end in {', '.join(FORMATS)}. Got {str(path)!r} instead")
+    if path.suffix.lower() not in (*FORMATS, ".html"):
+        raise UsageError(f"the output must end in {', '.join(FORMATS)} or .html (a report). "
+                         f"Got {str(path)!r} instead")
     if not path.parent.is_dir():
         raise UsageError(f"the output folder must exist. Got {str(path.parent)!r} instead")
     if path.is_dir():
@@ -265,7 +267,10 @@ def _run_analyze(args: argparse.Namespace) -> int:
     print(result.summary())
     if args.save:
         print(f"saved session {session_id}")
-    if args.output is not None:
+    if args.output is not None and args.output.suffix.lower() == ".html":
+        from .report import write_report
+        print(f"wrote {write_report(result, args.output)}")
+    elif args.output is not None:
         written = export(result, args.output, sidecar=True)
         print("wrote " + ", ".join(str(p) for p in written))
     return EXIT_OK

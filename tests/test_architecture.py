@@ -56,13 +56,14 @@ PURE = {"core", "io", "params", "errors", "settings", "datasets", "__init__"}
 ALLOWED: dict[str, set[str]] = {
     "pure": {"pure"},
     "plots": {"pure"},
+    "report": {"pure", "plots"},
     "execution": {"pure"},
     "persistence": {"pure"},
-    "api": {"pure", "execution", "persistence", "plots"},
-    "ui": {"pure", "execution", "persistence", "api", "plots"},
+    "api": {"pure", "execution", "persistence", "plots", "report"},
+    "ui": {"pure", "execution", "persistence", "api", "plots", "report"},
     "testing": {"pure"},
-    "cli": {"pure", "api", "execution", "persistence", "ui", "plots"},
-    "magics": {"pure", "api", "execution", "ui", "plots"},
+    "cli": {"pure", "api", "execution", "persistence", "ui", "plots", "report"},
+    "magics": {"pure", "api", "execution", "ui", "plots", "report"},
 }
 
 

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import hashlib
 import html
-import io
 import json
 import math
 import re
@@ -248,16 +247,6 @@ def _chip(text: str, colour: str, **data: str) -> str:
     attrs = "".join(f' data-{k.replace("_", "-")}="{_esc(v)}"' for k, v in data.items())
     return (f"<span{attrs} style='background:{colour};color:white;border-radius:0.6em;"
             f"padding:0 0.5em;white-space:nowrap'>{_esc(text)}</span>")
-
-
-def _png(figure: Any, dpi: int = 90) -> bytes:
-    """A matplotlib Figure as PNG bytes (Agg canvas, no pyplot)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-    FigureCanvasAgg(figure)
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=dpi)
-    return buffer.getvalue()
 
 
 # -- overview ----------------------------------------------------------------------------------
@@ -530,7 +519,8 @@ class ResultsView(W.VBox):
     images : dict of str to W.Image
         The figures, once :meth:`render_plots` ran.
     downloads : dict of str to W.HTML
-        The CSV, XLSX and JSON links (empty until :meth:`build_downloads` ran).
+        The CSV, XLSX and JSON links (empty until :meth:`build_downloads` ran); the HTML report
+        (``html``) and the SVG figures (``svg-zip``) join them when their buttons are pressed.
 
     Raises
     ------
@@ -726,8 +716,10 @@ class ResultsView(W.VBox):
 
     # -- lazy tabs -----------------------------------------------------------------------------
     def render_plots(self) -> None:
-        """Draw every figure of :func:`ganglioside_nb.plots.plot_all` as a PNG image with a link."""
+        """Draw every figure of :func:`ganglioside_nb.plots.plot_all` as a PNG image with a link,
+        then one link to all of them as a ZIP of PNG files and a button for a ZIP of SVG files."""
         from ..plots import plot_all
+        from ..report import figure_bytes, zip_files
 
         result = self.result
         if result is None or self._plots_box is None:
@@ -736,16 +728,63 @@ class ResultsView(W.VBox):
         items: list[W.Widget] = []
         images: dict[str, W.Image] = {}
         for name, figure in plot_all(result).items():
-            data = _png(figure)
+            data = figure_bytes(figure, "png")
             images[name] = tag(W.Image(value=data, format="png", layout=W.Layout(max_width="100%")),
                                "plot-image")
             link = tag(W.HTML(download_link(data, f"{stem}-{name}.png", f"Download {name}.png")),
                        "download-png")
             items.append(W.VBox([W.HTML(f"<b>{_esc(name.replace('_', ' '))}</b>"), images[name], link]))
+        every = zip_files({f"{stem}-{name}.png": image.value for name, image in images.items()})
+        all_png = tag(W.HTML(download_link(every, f"{stem}-figures-png.zip", "Download all (ZIP of PNG)")),
+                      "download-png-zip")
+        svg = self._on_demand("Prepare all as SVG (ZIP)", "svg-zip", self._svg_zip, "download-svg-zip")
+        items.append(W.HBox([all_png, svg], layout=W.Layout(gap="1em", align_items="center")))
         for child in self._plots_box.children:
             close_tree(child)
         self._plots_box.children = items
         self.images = images
+
+    def _on_demand(self, label: str, key: str, build: Any, role: str) -> W.Box:
+        """A button that builds a file when pressed, then gives way to its download link."""
+        box = W.HBox([])
+        button = tag(W.Button(description=label, layout=W.Layout(width="auto")), f"build-{key}")
+
+        def pressed(_button: Any) -> None:
+            button.disabled, button.description = True, "Preparing ..."
+            try:
+                link = tag(W.HTML(build()), role)
+            finally:
+                button.disabled, button.description = False, label
+            self.downloads[key] = link
+            box.children = [link]
+            close_tree(button)
+
+        button.on_click(catch_errors(self.state)(pressed))
+        box.children = [button]
+        return box
+
+    def _svg_zip(self) -> str:
+        from ..report import figures_zip
+
+        assert self.result is not None
+        data = figures_zip(self.result, "svg")
+        return download_link(data, f"{self.file_stem()}-figures-svg.zip", "Download all (ZIP of SVG)")
+
+    def _html_report(self) -> str:
+        from ..report import html_report
+
+        assert self.result is not None
+        drawn = {name: image.value for name, image in self.images.items()} or None
+        data = html_report(self.result, figures=drawn).encode("utf-8")
+        self._record("html", data)
+        return (f"{download_link(data, f'{self.file_stem()}-report.html', 'Download HTML report')} "
+                f"<span style='color:#555'>({len(data) / 1024:,.0f} KiB: summary, figures, tables and "
+                f"provenance in one self-contained page)</span>")
+
+    def _record(self, fmt: str, data: bytes) -> None:
+        if self.repository is not None and self.session_id is not None:
+            self.repository.record_export(self.session_id, fmt, via="ui", bytes=len(data),
+                                          sha256=hashlib.sha256(data).hexdigest())
 
     def build_downloads(self) -> None:
         """Build the CSV, XLSX and JSON downloads (and record them, see the module docstring)."""
@@ -761,12 +800,11 @@ class ResultsView(W.VBox):
                                  f"<span style='color:#555'>({len(data) / 1024:,.0f} KiB: "
                                  f"{notes[fmt]})</span>"), f"download-{fmt}")
                  for fmt, data in files.items()}
+        report = self._on_demand("Build HTML report", "html", self._html_report, "download-html")
         for child in self._export_box.children:
             close_tree(child)
-        self._export_box.children = list(links.values())
+        self._export_box.children = [*links.values(), report]
         self.downloads = links
-        if self.repository is not None and self.session_id is not None:
-            for fmt, data in files.items():
-                self.repository.record_export(self.session_id, fmt, via="ui", bytes=len(data),
-                                              sha256=hashlib.sha256(data).hexdigest())
+        for fmt, data in files.items():
+            self._record(fmt, data)
 

@@ -58,6 +58,15 @@ def test_upload_run_results_download_and_history(page: Any, app_url: str, tmp_pa
     download.value.save_as(str(saved))
     book = load_workbook(saved)
     assert book["compounds"].max_row == 324
+    page.click(".gnb-build-html")  # the report reuses the figures the Plots tab drew
+    page.wait_for_selector(".gnb-download-html a", timeout=60_000)
+    with page.expect_download() as download:
+        page.click(".gnb-download-html a")
+    report = tmp_path / download.value.suggested_filename
+    download.value.save_as(str(report))
+    text = report.read_text(encoding="utf-8")
+    assert report.name.endswith("-report.html") and text.startswith("<!DOCTYPE html>")
+    assert text.count("data:image/png;base64,") >= 5 and f"<title>Ganglioside analysis: {SAMPLE.name}" in text
 
     _open_app(page, f"{app_url}voila/render/history.ipynb")
     page.wait_for_function("document.querySelector('.gnb-history-table').innerText.includes('porcine e2e')")

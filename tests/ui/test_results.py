@@ -8,6 +8,7 @@ import html
 import io
 import json
 import re
+import zipfile
 from dataclasses import replace
 
 import ipywidgets as W
@@ -21,6 +22,7 @@ from ganglioside_nb.core.results import _STATUS_COLOURS, AnalysisResult
 from ganglioside_nb.errors import InvalidParameterError
 from ganglioside_nb.io.export import read_csv_export
 from ganglioside_nb.persistence import Repository
+from ganglioside_nb.plots import plot_all
 from ganglioside_nb.testing import TableBuilder
 from ganglioside_nb.ui.results import TAB_TITLES, CompoundTable, ResultsView, model_equation
 from ganglioside_nb.ui.state import AppState
@@ -353,6 +355,48 @@ def test_downloads_are_built_when_the_export_tab_opens(structural: AnalysisResul
     name, data = _link(view.downloads["csv"])
     assert name == "testwork_user-results.csv"
     assert len(read_csv_export(data)[0]) == 323
+
+
+def _press(box: W.Box) -> None:
+    """Click the on-demand button inside ``box``."""
+    (button,) = [w for w in box.children if isinstance(w, W.Button)]
+    button.click()
+
+
+def test_html_report_is_built_on_demand(structural: AnalysisResult, repo: Repository) -> None:
+    session_id = repo.create_session(SAMPLE)
+    view = ResultsView(AppState(filename="testwork_user.csv", result=structural),
+                       repository=repo, session_id=session_id)
+    view.build_downloads()
+    (box,) = [w for w in view._export_box.children if not isinstance(w, W.HTML)]  # type: ignore[union-attr]
+    assert "html" not in view.downloads
+    _press(box)
+    name, data = _link(view.downloads["html"])
+    assert name == f"testwork_user-{session_id}-report.html"
+    assert "gnb-download-html" in view.downloads["html"]._dom_classes
+    page = data.decode("utf-8")
+    assert page.startswith("<!DOCTYPE html>") and structural.input_sha256 in page
+    assert page.count("data:image/png;base64,") == len(plot_all(structural))
+    formats = [e.details["format"] for e in repo.audit_log(session_id) if e.action == "exported"]
+    assert sorted(formats) == ["csv", "html", "json", "xlsx"]
+
+
+def test_all_figures_as_zip_files(plotted: ResultsView) -> None:
+    box = plotted.tabs.children[TAB_TITLES.index("Plots")]
+    row = box.children[-1]
+    (png_link,) = [w for w in row.children if "gnb-download-png-zip" in w._dom_classes]
+    name, data = _link(png_link)
+    assert name == "testwork_user-figures-png.zip"
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        assert archive.namelist() == [f"testwork_user-{n}.png" for n in plotted.images]
+        assert [archive.read(f"testwork_user-{n}.png") for n in plotted.images] == [
+            bytes(image.value) for image in plotted.images.values()]
+    (svg_box,) = [w for w in row.children if isinstance(w, W.Box)]
+    _press(svg_box)
+    name, data = _link(plotted.downloads["svg-zip"])
+    assert name == "testwork_user-figures-svg.zip"
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        assert [n.removesuffix(".svg") for n in archive.namelist()] == list(plotted.images)
 
 
 def test_file_names_use_the_session(structural: AnalysisResult, hostile: AnalysisResult) -> None:
