@@ -99,6 +99,9 @@ def _build_parser() -> _Parser:
                         help="|z| at or above which a row is an outlier (1-5)")
     options.add_argument("--rt-tolerance", type=float, metavar="X",
                         help="co-elution window in minutes (0.01-0.5)")
+    options.add_argument("--chromatography", choices=("reversed_phase", "hilic"),
+                         help="column chemistry of the run (default: reversed_phase; a HILIC run "
+                              "is recorded and warned about)")
     options.add_argument("--params", type=Path, metavar="FILE",
                          help="a JSON object of parameters, or a JSON export (its 'parameters'); "
                               "the options above override it")
@@ -224,7 +227,7 @@ def _params(args: argparse.Namespace) -> AnalysisParams:
                              f"{type(loaded).__name__} in {str(args.params)!r} instead")
         base = loaded
     overrides = {name: getattr(args, name) for name in
-                 ("mode", "r2_threshold", "outlier_threshold", "rt_tolerance")
+                 ("mode", "r2_threshold", "outlier_threshold", "rt_tolerance", "chromatography")
                  if getattr(args, name) is not None}
     return AnalysisParams.coerce(base, **overrides)
 

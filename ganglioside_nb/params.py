@@ -115,6 +115,10 @@ class AnalysisParams:
                           "and per prefix for a slope shift.")
     data_type: str = _p("porcine", Choice(("porcine", "human", "bovine", "mouse", "other")),
                         "Species of the sample (metadata only).")
+    chromatography: str = _p("reversed_phase", Choice(("reversed_phase", "hilic")),
+                             "Column chemistry of the run. The RT models assume reversed phase "
+                             "(later elution with higher Log P); a HILIC run is recorded and "
+                             "warned about.")
     interval_level: float = _p(0.95, Interval(0.5, 0.999),
                                "Coverage of the prediction interval pi_low..pi_high.")
     min_predictive_sd: float = _p(0.02, Interval(0.0, 1.0),

@@ -203,11 +203,13 @@ def test_analyze_options_reach_the_parameters(capsys: pytest.CaptureFixture[str]
                                        "rt_tolerance": 0.2}), encoding="utf-8")
     out_path = tmp_path / "run.json"
     code, _, err = _run(capsys, "analyze", "--sample", "--params", str(params_file),
-                        "--r2-threshold", "0.8", "--outlier-threshold", "3", "-o", str(out_path))
+                        "--r2-threshold", "0.8", "--outlier-threshold", "3", "--chromatography", "hilic",
+                        "-o", str(out_path))
     assert (code, err) == (0, "")
     parameters = _strict_json(out_path)["parameters"]
     assert (parameters["mode"], parameters["r2_threshold"], parameters["outlier_threshold"],
-            parameters["rt_tolerance"]) == ("reference", 0.8, 3.0, 0.2)
+            parameters["rt_tolerance"], parameters["chromatography"]) == ("reference", 0.8, 3.0, 0.2, "hilic")
+    assert _strict_json(out_path)["warnings"][0].startswith("Chromatography is HILIC")
     # A JSON export is itself a valid --params file: the same parameters again.
     again = tmp_path / "again.json"
     assert _run(capsys, "analyze", "--sample", "--params", str(out_path), "-o", str(again))[0] == 0

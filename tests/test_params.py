@@ -59,3 +59,18 @@ def test_describe_feeds_forms():
     rows = AnalysisParams.describe()
     assert [r["name"] for r in rows][:2] == ["mode", "r2_threshold"]
     assert all(r["help"] for r in rows)
+
+
+def test_a_hilic_run_is_recorded_and_warned_about() -> None:
+    import ganglioside_nb as gnb
+    from ganglioside_nb.core.pipeline import HILIC_WARNING
+    from tests.conftest import SAMPLE
+
+    usual = gnb.analyze(SAMPLE)
+    hilic = gnb.analyze(SAMPLE, chromatography="hilic")
+    assert usual.statistics["chromatography"] == "reversed_phase" and HILIC_WARNING not in usual.warnings
+    assert hilic.statistics["chromatography"] == "hilic" and hilic.warnings[0] == HILIC_WARNING
+    assert hilic.params.to_dict()["chromatography"] == "hilic"
+    assert (hilic.compounds["status"] == usual.compounds["status"]).all()  # recorded, judged as usual
+    with pytest.raises(gnb.InvalidParameterError, match="chromatography"):
+        gnb.AnalysisParams(chromatography="normal")

@@ -99,7 +99,7 @@ def analyze(data: Any, params: AnalysisParams | dict[str, Any] | None = None, *,
     del raw, table
     tables: dict[str, pd.DataFrame] = {}
     rule_stats: dict[str, Any] = {}
-    warnings: list[str] = []
+    warnings: list[str] = [HILIC_WARNING] if params.chromatography == "hilic" else []
     for rule in rules:
         outcome = rule(work, params)
         work = outcome.apply(work)
@@ -121,6 +121,11 @@ def analyze(data: Any, params: AnalysisParams | dict[str, Any] | None = None, *,
                  f"{statistics['fragments']} fragments")
     return result
 
+
+#: FEATURES.md H9: the run is recorded as HILIC, judged as usual, and this says what that means.
+HILIC_WARNING = ("Chromatography is HILIC: the RT model and the RT-order checks (Rules 1, 4, 6-9) "
+                 "assume reversed phase, where species with a higher Log P elute later. On a HILIC "
+                 "column their verdicts are not meaningful; read the statuses as unjudged.")
 
 #: rules whose columns the result contract needs: the verdict (status, prediction) and the
 #: confidence score; any other rule may be left out or replaced.
@@ -307,7 +312,7 @@ def _statistics(compounds: pd.DataFrame, models: pd.DataFrame | None, params: An
         "oos_mae": _num(r1.get("oos_mae")), "oos_max_error": _num(r1.get("oos_max_error")),
         "validation_method": r1.get("validation_method", ""),
         "mean_confidence": _num(float(np.nanmean(compounds["confidence"])) if analysed else None),
-        "mode": params.mode,
+        "mode": params.mode, "chromatography": params.chromatography,
         "flag_counts": dict(sorted(flag_counts.items())),
         "rules": rule_stats,
     }

@@ -141,6 +141,7 @@ class SessionInfo:
     owner: str
     name: str | None
     data_type: str
+    chromatography: str
     status: str
     mode: str
     params: dict[str, Any] = field(repr=False)
@@ -340,7 +341,8 @@ class Repository:
                 self._fetch(conn, parent_id, include_deleted=True)
             session_id = conn.execute(insert(SESSION).values(
                 owner=self.owner, name=label, data_type=checked.data_type,
-                status="pending", params=checked.to_dict(), mode=checked.mode,
+                chromatography=checked.chromatography, status="pending", params=checked.to_dict(),
+                mode=checked.mode,
                 package_version=__version__, environment=_environment(), input_filename=filename,
                 input_format=fmt, input_size=len(raw), input_sha256=sha, created_at=now,
                 updated_at=now, parent_id=parent_id).returning(SESSION.c.id)).scalar_one()
@@ -596,7 +598,8 @@ class Repository:
                 self._visible(session_id), SESSION.c.status.in_(TRANSITIONS["completed"])).values(
                 status="completed", finished_at=now, updated_at=now, error_message=None,
                 params=result.params.to_dict(), mode=result.params.mode,
-                data_type=result.params.data_type, package_version=result.version,
+                data_type=result.params.data_type, chromatography=result.params.chromatography,
+                package_version=result.version,
                 environment={"python": prov.get("python"), "libraries": _codec.to_doc(
                     prov.get("libraries", {}))})).rowcount
             if claimed != 1:  # lost a race since the check: say why, and write nothing

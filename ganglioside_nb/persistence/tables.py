@@ -138,6 +138,7 @@ class AnalysisSession(Base):
     owner: Mapped[str] = mapped_column(String(255))  # indexed by (owner, created_at)
     name: Mapped[str | None] = mapped_column(String(255))
     data_type: Mapped[str] = mapped_column(String(32))
+    chromatography: Mapped[str] = mapped_column(String(32), server_default="reversed_phase")
     status: Mapped[str] = mapped_column(String(16))
     params: Mapped[dict[str, Any]]
     mode: Mapped[str] = mapped_column(String(32))

@@ -128,12 +128,14 @@ def _table_html(sessions: Sequence[SessionInfo], selected: Iterable[int] = (), *
         body = f'<tr><td colspan="{len(header)}" class="gnb-empty">{what} (for these filters).</td></tr>'
     else:
         rows = []
+        hilic = '<br><span class="gnb-muted">HILIC</span>'
         for s in sessions:
             parent = (f'<br><span class="gnb-muted">re-run of #{s.parent_id}</span>'
                       if s.parent_id is not None else "")
             cells = [f'<td class="n">{s.id}</td>', f'<td class="txt">{_esc(s.display_name)}{parent}</td>',
                      f'<td class="txt">{_esc(s.input_filename)}</td>', f"<td>{_esc(s.data_type)}</td>",
-                     f"<td>{_esc(s.mode)}</td>", f"<td>{badge_html(s.status)}</td>",
+                     f"<td>{_esc(s.mode)}{hilic if s.chromatography == 'hilic' else ''}</td>",
+                     f"<td>{badge_html(s.status)}</td>",
                      f'<td class="n">{local_time(s.created_at)}</td>',
                      f'<td class="n">{format_duration(s.duration)}</td>']
             summary = figures.get(s.id)
@@ -789,6 +791,8 @@ def _in_dates(created: datetime, start: date | None, end: date | None) -> bool:
 def _detail_header(info: SessionInfo) -> str:
     rows = [("status", badge_html(info.status)), ("file", _esc(info.input_filename)),
             ("data type", _esc(info.data_type)), ("mode", _esc(info.mode)),
+            ("chromatography", "HILIC (RT verdicts not meaningful)" if info.chromatography == "hilic"
+             else "reversed phase"),
             ("created", local_time(info.created_at)), ("duration", format_duration(info.duration))]
     if info.parent_id is not None:
         rows.append(("re-run of", f"#{info.parent_id}"))

@@ -33,7 +33,7 @@ from .state import AppState
 __all__ = ["MAIN_FIELDS", "PairInput", "ParamsForm", "field_label"]
 
 #: fields shown outside the "Advanced" accordion, in this order
-MAIN_FIELDS = ("mode", "data_type", "r2_threshold", "outlier_threshold", "rt_tolerance")
+MAIN_FIELDS = ("mode", "data_type", "chromatography", "r2_threshold", "outlier_threshold", "rt_tolerance")
 #: labels that capitalising the field name would get wrong
 _LABELS = {"r2_threshold": "R² threshold", "rt_tolerance": "RT tolerance", "cv_order": "CV order",
            "loo_max_anchors": "LOO max anchors", "oac_shift_note_range": "OAc shift note range",

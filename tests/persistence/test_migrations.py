@@ -36,7 +36,7 @@ def test_upgrade_creates_the_schema_of_the_models(empty_url: URL | str) -> None:
     try:
         assert current_revision(engine) is None
         assert Repository(engine, owner="ana").health()["state"] == "degraded"
-        assert upgrade(engine) == head_revision() == "0001_initial"
+        assert upgrade(engine) == head_revision() == "0002_chromatography"
         assert current_revision(engine) == head_revision()
         assert set(sa.inspect(engine).get_table_names()) == TABLES
         with engine.connect() as conn:
@@ -56,3 +56,24 @@ def test_repository_can_migrate_on_construction(tmp_path) -> None:
         assert repo.health()["state"] == "healthy"
     finally:
         repo.close()
+
+
+def test_upgrade_from_0001_records_reversed_phase_for_existing_sessions(empty_url: URL | str) -> None:
+    engine = make_engine(empty_url)
+    try:
+        assert upgrade(engine, "0001_initial") == "0001_initial"
+        with engine.begin() as conn:  # a session stored before the column existed
+            conn.execute(sa.text(
+                "INSERT INTO analysis_session (owner, data_type, status, params, mode, package_version, "
+                "environment, input_format, input_size, input_sha256, created_at, updated_at) VALUES "
+                "('ana', 'human', 'pending', '{}', 'structural', '0', '{}', 'csv', 1, 'x', :t, :t)"),
+                {"t": "2026-11-01T00:00:00+00:00"})
+        assert upgrade(engine) == head_revision() == "0002_chromatography"
+        with engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT chromatography FROM analysis_session")).scalars().all() \
+                == ["reversed_phase"]
+        repo = Repository(engine, owner="ana")
+        hilic = repo.create_session(SAMPLE_5, params={"chromatography": "hilic"})
+        assert repo.get_session(hilic).chromatography == "hilic"
+    finally:
+        engine.dispose()

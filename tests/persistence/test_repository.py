@@ -251,7 +251,7 @@ def test_health_reports_revision_and_counts(repo: Repository, completed: int) ->
     repo.soft_delete(deleted)
     health = repo.health()
     assert health["state"] == "healthy" and health["reachable"] and health["up_to_date"]
-    assert health["revision"] == head_revision() == "0001_initial"
+    assert health["revision"] == head_revision() == "0002_chromatography"
     assert health["dialect"] == repo.engine.dialect.name
     assert health["counts"] == {"pending": 1, "running": 0, "completed": 1, "failed": 0,
                                 "cancelled": 0, "deleted": 1}

@@ -78,6 +78,17 @@ def test_the_table_lists_sessions_newest_first_with_badges(repo: Repository,
     assert all(not isinstance(c, JobProgress) for c in view.children)
 
 
+def test_a_hilic_session_says_so(repo: Repository) -> None:
+    hilic = repo.create_session(SAMPLE_5, params={"chromatography": "hilic"})
+    usual = repo.create_session(SAMPLE_5)
+    view = HistoryView(Backend(repo, LocalRunner()))
+    table = view.table.value
+    assert "HILIC" in table.split(f'data-session-id="{hilic}"')[1].split("</tr>")[0]
+    assert "HILIC" not in table.split(f'data-session-id="{usual}"')[1].split("</tr>")[0]
+    asyncio.run(view.open_session(hilic))
+    assert "HILIC (RT verdicts not meaningful)" in view.detail.children[0].value
+
+
 def test_filters_dates_and_paging(repo: Repository, sample_result: AnalysisResult) -> None:
     done, failed, pending = _populate(repo, sample_result)
     view = HistoryView(Backend(repo, LocalRunner()), page_size=2)
