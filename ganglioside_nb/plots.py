@@ -59,6 +59,7 @@ __all__ = [
     "predicted_vs_observed",
     "residual_plot",
     "rt_vs_logp",
+    "session_trends",
 ]
 
 #: Category colours shared by every view (FEATURES.md C12).
@@ -716,6 +717,87 @@ def fragment_map(result: AnalysisResult, ax: Axes | None = None, max_events: int
     ax.legend(fontsize=_FONT["note"], loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0,
               frameon=False, markerscale=0.7)
     return fig
+
+
+# -- across sessions (FEATURES.md H7) -------------------------------------------------------------
+_CATEGORIES = ("GM", "GD", "GT", "GQ", "GP")
+_TREND_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "*")
+
+
+def session_trends(trends: Any, *, max_models: int = 8) -> dict[str, Figure]:
+    """Three figures across stored sessions, from ``Repository.trends(...)``.
+
+    ``trends`` has the frames ``sessions`` (session_id, label, oldest first), ``categories``
+    (session_id, category, n), ``models`` (session_id, model, r2) and ``z`` (session_id, z).
+
+    Returns
+    -------
+    dict of str to matplotlib.figure.Figure
+        ``category_counts`` (compounds per category, stacked, one bar per session),
+        ``r2_by_model`` (held-out R² per model over the sessions; the ``max_models`` models seen
+        in most sessions, the pooled model first) and ``z_by_session`` (box plot of the
+        standardised residuals, with the ±2.5 default outlier threshold).
+    """
+    sessions = trends.sessions
+    labels = sessions["label"].tolist()
+    order = {sid: i for i, sid in enumerate(sessions["session_id"])}
+    x = np.arange(len(labels), dtype=float)
+    width = (max(6.0, 0.55 * len(labels) + 2.5), 4.6)
+
+    def axes(title: str, ylabel: str) -> tuple[Figure, Axes]:
+        fig, ax = _new_axes(None, width)
+        _style_axes(ax, title=title, xlabel="Session (oldest first)", ylabel=ylabel)
+        if labels:
+            ax.set_xticks(x, labels, rotation=30, ha="right")
+        return fig, ax
+
+    counts_fig, ax = axes("Compounds per category across sessions", "Compounds (count)")
+    counts = trends.categories.assign(category=trends.categories["category"].fillna("").replace("", "other"))
+    table = counts.pivot_table(index="session_id", columns="category", values="n", aggfunc="sum",
+                               fill_value=0).reindex(list(order), fill_value=0)
+    if table.empty or not labels:
+        _message(ax, "No completed sessions.")
+    else:
+        bottom = np.zeros(len(labels))
+        for category in [c for c in (*_CATEGORIES, "other") if c in table] + \
+                        sorted(c for c in table if c not in (*_CATEGORIES, "other")):
+            height = table[category].to_numpy(dtype=float)
+            ax.bar(x, height, bottom=bottom, width=0.62, color=PALETTE.get(category, _OTHER_COLOUR),
+                   edgecolor="white", linewidth=0.6, label=category, gid=f"category:{category}", zorder=2)
+            bottom += height
+        ax.grid(False, axis="x")
+        _legend(ax, title="Category", loc="upper left", bbox_to_anchor=(1.01, 1.0))
+
+    r2_fig, ax = axes("Held-out R² per model across sessions", "Held-out R²")
+    models = trends.models[trends.models["session_id"].isin(list(order))]
+    if models.empty:
+        _message(ax, "No model with a held-out R².")
+    else:
+        seen = models.groupby("model")["session_id"].nunique()
+        pooled = [m for m in seen.index if ":" not in m and m.startswith("structural")]
+        chosen = pooled + [m for m in seen.sort_values(ascending=False, kind="stable").index
+                           if m not in pooled][:max(0, max_models - len(pooled))]
+        for i, model in enumerate(chosen):
+            part = models[models["model"] == model]
+            xs = part["session_id"].map(order).to_numpy(dtype=float)
+            ax.plot(xs, part["r2"].to_numpy(dtype=float), marker=_TREND_MARKERS[i % len(_TREND_MARKERS)],
+                    linestyle=_SERIES_STYLES[i % len(_SERIES_STYLES)], linewidth=1.2, markersize=5,
+                    label=model, gid=f"model:{model}", zorder=3)
+        ax.set_xlim(-0.5, len(labels) - 0.5)
+        _legend(ax, title="Model", loc="upper left", bbox_to_anchor=(1.01, 1.0))
+
+    z_fig, ax = axes("Standardised residuals across sessions", "z (residual / predictive SD)")
+    values = [trends.z.loc[trends.z["session_id"] == sid, "z"].to_numpy(dtype=float) for sid in order]
+    values = [v[np.isfinite(v)] for v in values]
+    if not any(len(v) for v in values):
+        _message(ax, "No judged rows.")
+    else:
+        ax.boxplot([v if len(v) else [np.nan] for v in values], positions=x, widths=0.5, showfliers=True,
+                   flierprops={"marker": ".", "markersize": 3, "alpha": 0.5}, manage_ticks=False)
+        for limit in (-2.5, 2.5):
+            ax.axhline(limit, color=_BAND_COLOUR, linestyle="--", linewidth=0.8, gid="threshold")
+        ax.set_xlim(-0.5, len(labels) - 0.5)
+    return {"category_counts": counts_fig, "r2_by_model": r2_fig, "z_by_session": z_fig}
 
 
 # -- all -----------------------------------------------------------------------------------------

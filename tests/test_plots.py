@@ -394,3 +394,31 @@ def test_public_names():
             "plot_all"} <= set(plots.__all__)
     assert set(plots.STATUS_MARKERS) >= set(STATUSES)
     assert len(set(plots.STATUS_MARKERS.values())) == len(plots.STATUS_MARKERS)  # not colour alone
+
+
+def test_session_trends_draw_one_bar_line_and_box_per_session() -> None:
+    from ganglioside_nb.persistence import SessionTrends
+    from ganglioside_nb.plots import session_trends
+
+    sessions = pd.DataFrame({"session_id": [3, 7], "label": ["#3 run 1", "#7"],
+                             "created_at": pd.to_datetime(["2026-11-01", "2026-11-02"], utc=True),
+                             "mode": ["structural", "reference"], "chromatography": ["reversed_phase"] * 2})
+    categories = pd.DataFrame({"session_id": [3, 3, 7], "category": ["GM", "GD", "GM"], "n": [5, 2, 4]})
+    models = pd.DataFrame({"session_id": [3, 3, 7], "model": ["structural", "structural:GD1", "GD1"],
+                           "scope": ["pooled", "prefix-shift", "prefix"], "r2": [0.99, 0.97, 0.8],
+                           "n_anchors": [10, 4, 4]})
+    z = pd.DataFrame({"session_id": [3, 3, 3, 7, 7], "z": [0.1, -0.5, 3.0, 0.2, np.nan]})
+    figures = session_trends(SessionTrends(sessions, categories, models, z))
+    assert list(figures) == ["category_counts", "r2_by_model", "z_by_session"]
+    ax = figures["category_counts"].axes[0]
+    bars = {gid: [p.get_height() for p in ax.patches if p.get_gid() == gid]
+            for gid in ("category:GM", "category:GD")}
+    assert bars == {"category:GM": [5, 4], "category:GD": [2, 0]}
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["#3 run 1", "#7"]
+    lines = {line.get_gid(): line.get_ydata().tolist() for line in figures["r2_by_model"].axes[0].lines}
+    assert lines == {"model:structural": [0.99], "model:structural:GD1": [0.97], "model:GD1": [0.8]}
+    assert list(lines)[0] == "model:structural"  # the pooled model first
+    z_ax = figures["z_by_session"].axes[0]
+    assert len([line for line in z_ax.lines if line.get_gid() == "threshold"]) == 2
+    empty = session_trends(SessionTrends(sessions.iloc[:0], categories.iloc[:0], models.iloc[:0], z.iloc[:0]))
+    assert all(any(t.get_gid() == "message" for t in f.axes[0].texts) for f in empty.values())

@@ -16,7 +16,7 @@ through :class:`Repository`, whose every query is scoped by owner:
 from __future__ import annotations
 
 from .engine import current_revision, head_revision, make_engine, upgrade
-from .repository import AuditEntry, Repository, SessionInfo
+from .repository import AuditEntry, Repository, SessionInfo, SessionTrends
 from .tables import ACTIONS, STATUSES
 
 __all__ = [
@@ -25,6 +25,7 @@ __all__ = [
     "AuditEntry",
     "Repository",
     "SessionInfo",
+    "SessionTrends",
     "current_revision",
     "head_revision",
     "make_engine",

@@ -103,6 +103,8 @@ __all__ = ["AuditEntry", "Repository", "SessionInfo"]
 
 logger = logging.getLogger(__name__)
 
+#: z values per session that :meth:`Repository.trends` reads at most
+TREND_MAX_Z = 50_000
 SESSION: Table = AnalysisSession.__table__  # type: ignore[assignment]
 INPUT: Table = AnalysisInput.__table__  # type: ignore[assignment]
 COMPOUND: Table = Compound.__table__  # type: ignore[assignment]
@@ -179,6 +181,22 @@ class SessionInfo:
         if self.started_at is None or self.finished_at is None:
             return None
         return self.finished_at - self.started_at
+
+
+@dataclass(frozen=True, eq=False)
+class SessionTrends:
+    """Figures of several completed sessions (:meth:`Repository.trends`), one frame each.
+
+    sessions:   session_id, label, created_at, mode, chromatography (oldest first).
+    categories: session_id, category, n (compound rows per category).
+    models:     session_id, model, scope, r2, n_anchors (models with a held-out R²).
+    z:          session_id, z (standardised residuals of the judged rows).
+    """
+
+    sessions: pd.DataFrame
+    categories: pd.DataFrame
+    models: pd.DataFrame
+    z: pd.DataFrame
 
 
 @dataclass(frozen=True)
@@ -665,6 +683,51 @@ class Repository:
             warnings=tuple(docs.warnings),
             provenance=_codec.apply_key_shape(_codec.from_doc(docs.provenance), shapes["provenance"]),
         )
+
+    def trends(self, session_ids: Sequence[int] | None = None, *, limit: int = 20,
+               max_z: int = TREND_MAX_Z) -> SessionTrends:
+        """What changes across this owner's completed sessions (FEATURES.md H7), in three queries
+        and without loading any result: category counts, held-out R² per model, and the z of
+        the judged rows (at most ``max_z`` per session, in input order).
+
+        ``session_ids`` picks the sessions (others' and unfinished ones are left out); without
+        it, the newest ``limit`` completed sessions. Sessions come oldest first.
+        """
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise InvalidParameterError(f"limit must be a positive integer. Got {limit!r} instead.",
+                                        parameter="limit", value=limit)
+        cond = [SESSION.c.owner == self.owner, SESSION.c.deleted_at.is_(None),
+                SESSION.c.status == "completed"]
+        if session_ids is not None:
+            cond.append(SESSION.c.id.in_([_checked_id(i) for i in session_ids]))
+        with self._read() as conn:
+            rows = conn.execute(select(SESSION.c.id, SESSION.c.name, SESSION.c.created_at,
+                                       SESSION.c.mode, SESSION.c.chromatography)
+                                .where(*cond).order_by(SESSION.c.created_at.desc(), SESSION.c.id.desc())
+                                .limit(limit)).all()
+            ids = [int(r.id) for r in rows]
+            categories = conn.execute(
+                select(COMPOUND.c.session_id, COMPOUND.c.category, func.count().label("n"))
+                .where(COMPOUND.c.session_id.in_(ids)).group_by(COMPOUND.c.session_id, COMPOUND.c.category)
+                .order_by(COMPOUND.c.session_id, COMPOUND.c.category)).all() if ids else []
+            models = conn.execute(
+                select(MODEL.c.session_id, MODEL.c.model, MODEL.c.scope, MODEL.c.r2, MODEL.c.n_anchors)
+                .where(MODEL.c.session_id.in_(ids), MODEL.c.r2.is_not(None))
+                .order_by(MODEL.c.session_id, MODEL.c.position)).all() if ids else []
+            z = [(sid, value) for sid in ids for (value,) in conn.execute(
+                select(COMPOUND.c.z).where(COMPOUND.c.session_id == sid, COMPOUND.c.z.is_not(None))
+                .order_by(COMPOUND.c.input_row).limit(max_z))]
+        sessions = pd.DataFrame(
+            [{"session_id": int(r.id), "label": f"#{r.id} {r.name}" if r.name else f"#{r.id}",
+              "created_at": r.created_at, "mode": r.mode, "chromatography": r.chromatography}
+             for r in reversed(rows)],
+            columns=["session_id", "label", "created_at", "mode", "chromatography"])
+        return SessionTrends(
+            sessions=sessions,
+            categories=pd.DataFrame([tuple(r) for r in categories], columns=["session_id", "category", "n"]),
+            models=pd.DataFrame([tuple(r) for r in models],
+                                columns=["session_id", "model", "scope", "r2", "n_anchors"]),
+            z=pd.DataFrame(z, columns=["session_id", "z"]))
 
     def summaries(self, session_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
         """Headline figures of completed sessions (one query, no compound rows read):

@@ -205,6 +205,10 @@ def _error_line(text: Any) -> str:
     return " ".join(lines[0].split()) if lines else ""
 
 
+#: sessions the dashboard compares at most
+DASHBOARD_SESSIONS = 30
+
+
 def _button(description: str, role: str, *, icon: str = "", style: str = "", tooltip: str = "",
             hidden: bool = False) -> W.Button:
     button = W.Button(description=description, icon=icon, button_style=style, tooltip=tooltip,
@@ -351,8 +355,18 @@ class HistoryView(W.VBox):
         self.health_button = _button("Check", "history-health-check", icon="heartbeat")
         self.health_report = tag(W.HTML(), "history-health-report")
         self.health = tag(W.VBox([self.health_button, self.health_report]), "history-health")
-        self.panels = tag(W.Accordion(children=[self.cleanup, self.health], titles=("Clean-up", "Health"),
-                                      selected_index=None), "history-panels")
+
+        # dashboard across sessions (FEATURES.md H7)
+        self.dashboard_button = _button("Draw", "history-dashboard-draw", icon="bar-chart",
+                                        tooltip="Figures across the completed sessions matching the filters")
+        self.dashboard_figures = tag(W.VBox([]), "history-dashboard-figures")
+        self.dashboard = tag(W.VBox([
+            W.HTML(f'<div class="gnb-muted">Category counts, held-out R² per model and residuals of the '
+                   f"completed sessions that match the filters (the newest {DASHBOARD_SESSIONS}).</div>"),
+            self.dashboard_button, self.dashboard_figures]), "history-dashboard")
+        self.panels = tag(W.Accordion(children=[self.cleanup, self.health, self.dashboard],
+                                      titles=("Clean-up", "Health", "Dashboard"), selected_index=None),
+                          "history-panels")
 
         self.alert = Alert(self.state)
         super().__init__([
@@ -394,6 +408,7 @@ class HistoryView(W.VBox):
             (self.cleanup_preview_button, lambda: self.preview_cleanup()),
             (self.cleanup_apply_button, lambda: self.apply_cleanup()),
             (self.health_button, lambda: self._spawn(self.check_health())),
+            (self.dashboard_button, self.draw_dashboard),
         ]
         for button, action in clicks:
             button.on_click(self._click(action))
@@ -756,6 +771,27 @@ class HistoryView(W.VBox):
         self.state.notice = f"Clean-up: moved {_plural(len(done))} to the Trash."
         self.refresh()
         return done
+
+    # -- dashboard -----------------------------------------------------------------------------
+    def draw_dashboard(self) -> dict[str, W.Image]:
+        """The :func:`~ganglioside_nb.plots.session_trends` figures of the completed sessions that
+        match the filters (all pages, the newest ``DASHBOARD_SESSIONS``), as images."""
+        from ..plots import session_trends
+        from ..report import figure_bytes
+
+        ids = [s.id for s in self.matching if s.status == "completed"][:DASHBOARD_SESSIONS]
+        for child in self.dashboard_figures.children:
+            close_tree(child)
+        if not ids:
+            self.dashboard_figures.children = [W.HTML('<span class="gnb-muted">No completed session '
+                                                      "matches the filters.</span>")]
+            return {}
+        trends = self.repository.trends(ids, limit=DASHBOARD_SESSIONS)
+        images = {name: tag(W.Image(value=figure_bytes(figure, "png"), format="png",
+                                    layout=W.Layout(max_width="100%")), "dashboard-image")
+                  for name, figure in session_trends(trends).items()}
+        self.dashboard_figures.children = list(images.values())
+        return images
 
     # -- health --------------------------------------------------------------------------------
     async def check_health(self) -> dict[str, Any] | None:

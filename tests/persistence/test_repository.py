@@ -255,3 +255,34 @@ def test_health_reports_revision_and_counts(repo: Repository, completed: int) ->
     assert health["dialect"] == repo.engine.dialect.name
     assert health["counts"] == {"pending": 1, "running": 0, "completed": 1, "failed": 0,
                                 "cancelled": 0, "deleted": 1}
+
+
+def test_trends_across_completed_sessions(repo: Repository, other_repo: Repository, structural_result,
+                                          reference_result) -> None:
+    first = repo.create_session(SAMPLE, name="run 1")
+    repo.save_result(first, structural_result)
+    second = repo.create_session(SAMPLE, params={"mode": "reference"})
+    repo.save_result(second, reference_result)
+    repo.create_session(SAMPLE)  # pending: left out
+    theirs = other_repo.create_session(SAMPLE)
+    other_repo.save_result(theirs, structural_result)
+
+    trends = repo.trends()
+    assert trends.sessions["session_id"].tolist() == [first, second]  # oldest first, own only
+    assert trends.sessions["label"].tolist() == [f"#{first} run 1", f"#{second}"]
+    for sid, result in ((first, structural_result), (second, reference_result)):
+        counts = trends.categories[trends.categories["session_id"] == sid].set_index("category")["n"]
+        expected = result.compounds["category"].value_counts()
+        assert counts.sort_index().to_dict() == expected.sort_index().to_dict()
+        models = trends.models[trends.models["session_id"] == sid]
+        stored = result.models.dropna(subset=["r2"])
+        assert models["model"].tolist() == stored["model"].tolist()
+        assert models["r2"].to_numpy() == pytest.approx(stored["r2"].to_numpy(dtype=float))
+        z = result.compounds["z"].to_numpy(dtype=float)
+        assert trends.z.loc[trends.z["session_id"] == sid, "z"].to_numpy() == pytest.approx(z[~pd.isna(z)])
+    assert repo.trends([second, theirs]).sessions["session_id"].tolist() == [second]
+    assert repo.trends(limit=1).sessions["session_id"].tolist() == [second]  # the newest
+    assert len(repo.trends(max_z=10).z) == 20
+    assert repo.trends([]).sessions.empty
+    with pytest.raises(InvalidParameterError, match="limit must be a positive integer"):
+        repo.trends(limit=0)

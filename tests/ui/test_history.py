@@ -89,6 +89,23 @@ def test_a_hilic_session_says_so(repo: Repository) -> None:
     assert "HILIC (RT verdicts not meaningful)" in view.detail.children[0].value
 
 
+def test_dashboard_draws_the_matching_completed_sessions(repo: Repository,
+                                                         sample_result: AnalysisResult) -> None:
+    view = HistoryView(Backend(repo, LocalRunner()))
+    view.dashboard_button.click()
+    assert "No completed session" in view.dashboard_figures.children[0].value
+    done, _, _ = _populate(repo, sample_result)
+    view.refresh()
+    view.dashboard_button.click()
+    images = view.dashboard_figures.children
+    assert len(images) == 3 and all(bytes(i.value).startswith(b"\x89PNG") for i in images)
+    assert all("gnb-dashboard-image" in i._dom_classes for i in images)
+    assert view.draw_dashboard().keys() == {"category_counts", "r2_by_model", "z_by_session"}
+    view.search.value = "no such session"  # filters apply
+    view.dashboard_button.click()
+    assert "No completed session" in view.dashboard_figures.children[0].value and view.state.error == ""
+
+
 def test_filters_dates_and_paging(repo: Repository, sample_result: AnalysisResult) -> None:
     done, failed, pending = _populate(repo, sample_result)
     view = HistoryView(Backend(repo, LocalRunner()), page_size=2)
