@@ -359,11 +359,12 @@ class HistoryView(W.VBox):
         # dashboard across sessions (FEATURES.md H7)
         self.dashboard_button = _button("Draw", "history-dashboard-draw", icon="bar-chart",
                                         tooltip="Figures across the completed sessions matching the filters")
-        self.dashboard_figures = tag(W.VBox([]), "history-dashboard-figures")
+        wrap = W.Layout(flex_flow="row wrap", align_items="flex-start")
+        self.dashboard_figures = tag(W.HBox([], layout=wrap), "history-dashboard-figures")
         self.dashboard = tag(W.VBox([
             W.HTML(f'<div class="gnb-muted">Category counts, held-out R² per model and residuals of the '
                    f"completed sessions that match the filters (the newest {DASHBOARD_SESSIONS}).</div>"),
-            self.dashboard_button, self.dashboard_figures]), "history-dashboard")
+            W.HBox([self.dashboard_button]), self.dashboard_figures]), "history-dashboard")
         self.panels = tag(W.Accordion(children=[self.cleanup, self.health, self.dashboard],
                                       titles=("Clean-up", "Health", "Dashboard"), selected_index=None),
                           "history-panels")
@@ -787,8 +788,8 @@ class HistoryView(W.VBox):
                                                       "matches the filters.</span>")]
             return {}
         trends = self.repository.trends(ids, limit=DASHBOARD_SESSIONS)
-        images = {name: tag(W.Image(value=figure_bytes(figure, "png"), format="png",
-                                    layout=W.Layout(max_width="100%")), "dashboard-image")
+        images = {name: tag(W.Image(value=figure_bytes(figure, "png"), format="png",  # natural size
+                                    layout=W.Layout(width="auto", max_width="100%")), "dashboard-image")
                   for name, figure in session_trends(trends).items()}
         self.dashboard_figures.children = list(images.values())
         return images

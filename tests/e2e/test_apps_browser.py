@@ -72,7 +72,10 @@ def test_upload_run_results_download_and_history(page: Any, app_url: str, tmp_pa
     page.wait_for_function("document.querySelector('.gnb-history-table').innerText.includes('porcine e2e')")
     row = page.inner_text(".gnb-history-table")
     assert "completed" in row
-    page.screenshot(path=str(ARTIFACTS / "history.png"), full_page=True)
+    page.click(".gnb-history-panels >> text=Dashboard")
+    page.click(".gnb-history-dashboard-draw")
+    page.wait_for_function("document.querySelectorAll('img.gnb-dashboard-image').length === 3")
+    page.screenshot(path=str(ARTIFACTS / "history_dashboard.png"), full_page=True)
     assert page.errors.messages == []
 
 
