@@ -186,7 +186,7 @@ def _build_parser() -> _Parser:
     export = actions.add_parser("export", parents=[shared], help="export a stored result")
     export.add_argument("id", type=int, metavar="ID")
     export.add_argument("-o", "--output", type=Path, metavar="OUT", required=True,
-                        help="a .csv, .xlsx or .json file")
+                        help="a .csv, .xlsx or .json file, or .html for a self-contained report")
     cleanup = actions.add_parser("cleanup", parents=[shared],
                                  help="trash finished sessions older than N days (dry run unless --apply)")
     cleanup.add_argument("--days", type=float, default=30.0, metavar="N")
@@ -332,7 +332,16 @@ def _run_db(args: argparse.Namespace) -> int:
             print(repo.load_result(args.id).summary())
     elif args.action == "export":
         _check_output(args.output)
-        args.output.write_bytes(repo.export(args.id, args.output.suffix.lower().lstrip(".")))
+        if args.output.suffix.lower() == ".html":  # the report draws figures: above persistence
+            import hashlib
+
+            from .report import html_report
+            data = html_report(repo.load_result(args.id)).encode("utf-8")
+            repo.record_export(args.id, "html", via="cli", bytes=len(data),
+                               sha256=hashlib.sha256(data).hexdigest())
+        else:
+            data = repo.export(args.id, args.output.suffix.lower().lstrip("."))
+        args.output.write_bytes(data)
         print(f"wrote {args.output}")
     elif args.action in ("delete", "restore", "purge"):
         method = {"delete": repo.soft_delete, "restore": repo.restore, "purge": repo.purge}[args.action]

@@ -41,6 +41,10 @@ def test_save_list_show_export_and_trash(cli, tmp_path):
     assert cli("db", "export", sid, "-o", str(target))[0] == 0
     sheets = openpyxl.load_workbook(target, read_only=True).sheetnames
     assert {"compounds", "models", "parameters"} <= set(sheets)
+    report = tmp_path / "run.html"
+    assert cli("db", "export", sid, "-o", str(report))[0] == 0
+    page = report.read_text(encoding="utf-8")
+    assert page.startswith("<!DOCTYPE html>") and "e84f6e12c5f3" in page
     assert cli("db", "delete", sid)[0] == 0
     assert "0 session(s)" in cli("db", "list")[1]
     assert "porcine run" in cli("db", "list", "--deleted")[1]
