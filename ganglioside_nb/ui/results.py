@@ -735,10 +735,10 @@ class ResultsView(W.VBox):
                        "download-png")
             items.append(W.VBox([W.HTML(f"<b>{_esc(name.replace('_', ' '))}</b>"), images[name], link]))
         every = zip_files({f"{stem}-{name}.png": image.value for name, image in images.items()})
-        all_png = tag(W.HTML(download_link(every, f"{stem}-figures-png.zip", "Download all (ZIP of PNG)")),
-                      "download-png-zip")
+        all_png = tag(W.HTML(download_link(every, f"{stem}-figures-png.zip", "Download all (ZIP of PNG)"),
+                             layout=W.Layout(margin="0 1em 0 0")), "download-png-zip")
         svg = self._on_demand("Prepare all as SVG (ZIP)", "svg-zip", self._svg_zip, "download-svg-zip")
-        items.append(W.HBox([all_png, svg], layout=W.Layout(gap="1em", align_items="center")))
+        items.append(W.HBox([all_png, svg], layout=W.Layout(align_items="center")))
         for child in self._plots_box.children:
             close_tree(child)
         self._plots_box.children = items
