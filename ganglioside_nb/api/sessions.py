@@ -219,8 +219,8 @@ class AnalysisService:
 
     # -- control -------------------------------------------------------------------------------
     def cancel(self, job: Job) -> bool:
-        """Cancel a job; its session ends ``cancelled`` (a task already running finishes its
-        computation, but its result is not stored)."""
+        """Cancel a job; its session ends ``cancelled``. A task already running on a Dask worker
+        stops at its next step (an analysis reports one after every rule); nothing is stored."""
         return job.cancel()
 
     def reconcile(self) -> list[SessionInfo]:

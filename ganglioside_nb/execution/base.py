@@ -22,7 +22,7 @@ from typing import Any, Protocol
 import pandas as pd
 
 from ..core.events import ProgressEvent
-from ..errors import GangliosideError
+from ..errors import GangliosideError, TaskFailedError
 from .events import TaskEvent
 from .progress import BatchState, ProgressState
 from .stream import EventCallback, EventStream
@@ -58,11 +58,15 @@ class Raised:
 
 
 def execute(fn: Callable[..., Any], args: Sequence[Any], kwargs: dict[str, Any], *, key: str,
-            publish: Callable[[dict[str, Any]], None], worker: str | None) -> Any:
+            publish: Callable[[dict[str, Any]], None], worker: str | None,
+            cancelled: Callable[[], bool] | None = None) -> Any:
     """Run ``fn(*args, progress=..., **kwargs)`` and publish its events.
 
     Publishing never raises. A :class:`GangliosideError` from ``fn`` is published as ``failed``
     and returned wrapped in :class:`Raised`; any other exception is published and re-raised.
+    ``cancelled`` is asked at every progress step: once it says True, the step raises
+    :class:`TaskFailedError`, so a cancelled task stops at its next step instead of running to
+    its end (an analysis reports a step after every rule).
     """
     run = uuid.uuid4().hex[:12]
     seq = itertools.count()
@@ -76,6 +80,9 @@ def execute(fn: Callable[..., Any], args: Sequence[Any], kwargs: dict[str, Any],
             pass
 
     def progress(event: ProgressEvent) -> None:
+        if cancelled is not None and cancelled():
+            raise TaskFailedError(f"Task {key} was cancelled; it stopped before {event.step!r}.",
+                                  key=key)
         emit("step", step=event.step, index=event.index, total=event.total,
              fraction=float(event.fraction), message=event.message)
 

@@ -132,9 +132,17 @@ class _Publisher:
 
 def run_on_worker(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], key: str,
                   topic: str) -> Any:
-    """What the worker executes: ``fn`` wrapped by ``execute``, events as worker events."""
+    """What the worker executes: ``fn`` wrapped by ``execute``, events as worker events. A task
+    the client cancels while it runs stops at its next progress step: the worker's own state
+    of the key says so, with no message to ask."""
     worker = get_worker()
-    return execute(fn, args, kwargs, key=key, worker=worker.address, publish=_Publisher(worker, topic))
+
+    def cancelled() -> bool:
+        task = worker.state.tasks.get(key)
+        return task is None or task.state == "cancelled"
+
+    return execute(fn, args, kwargs, key=key, worker=worker.address, publish=_Publisher(worker, topic),
+                   cancelled=cancelled)
 
 
 def _translate(exc: BaseException, job: DaskJob) -> BaseException:

@@ -156,3 +156,24 @@ def test_cancel_from_an_async_client_does_not_block_its_loop(dask_client: Client
 
     kinds, status = asyncio.run(main())
     assert kinds[0] == "submitted" and kinds[-1] == "cancelled" and status == "cancelled"
+
+
+def test_a_running_task_cancelled_stops_at_its_next_step(dask_runner: DaskRunner) -> None:
+    import time
+
+    from ganglioside_nb.errors import TaskFailedError
+    from ganglioside_nb.testing.tasks import nap
+
+    job = dask_runner.submit(nap, 30.0, steps=300)  # 0.1 s per step
+    for event in job:
+        if event.kind == "step":  # running on a worker
+            break
+    assert job.cancel() is True
+    with pytest.raises(TaskFailedError, match="cancelled"):
+        job.result(10)
+    client = dask_runner.client
+    deadline = time.monotonic() + 5.0  # without the stop, the worker would sleep ~30 s more
+    while sum(client.run(lambda dask_worker: dask_worker.state.executing_count).values()):
+        assert time.monotonic() < deadline, "the cancelled task is still executing"
+        time.sleep(0.1)
+    assert job.status == "cancelled"
