@@ -30,7 +30,7 @@ from distributed import Client, Future, fire_and_forget, get_worker
 from distributed.scheduler import KilledWorker
 
 from ..errors import SchedulerUnavailableError, TaskFailedError
-from .base import Job, execute, new_key
+from .base import Job, Raised, describe_error, execute, new_key
 from .cluster import cluster_info, get_client
 from .events import TaskEvent
 
@@ -96,11 +96,13 @@ class _Publisher:
     """Worker side: buffers events and publishes them as ``{"events": [...]}`` worker events.
 
     A buffered event waits at most ``FLUSH_INTERVAL_S``: the next event flushes it, or a flush
-    scheduled on the worker's event loop does.
+    scheduled on the worker's event loop does. Events other than steps flush at once unless
+    ``batch_all`` (the calls of a chunk task: its end flushes what is left).
     """
 
-    def __init__(self, worker: Any, topic: str, interval: float = FLUSH_INTERVAL_S) -> None:
-        self.worker, self.topic, self.interval = worker, topic, interval
+    def __init__(self, worker: Any, topic: str, interval: float = FLUSH_INTERVAL_S,
+                 batch_all: bool = False) -> None:
+        self.worker, self.topic, self.interval, self.batch_all = worker, topic, interval, batch_all
         self.lock = threading.Lock()
         self.buffer: list[dict[str, Any]] = []
         self.last = 0.0
@@ -110,7 +112,7 @@ class _Publisher:
         now = time.monotonic()
         with self.lock:
             self.buffer.append(data)
-            urgent = data["kind"] != "step" or now - self.last >= self.interval
+            urgent = (data["kind"] != "step" and not self.batch_all) or now - self.last >= self.interval
             if not urgent and not self.pending:
                 self.pending = True
                 self.worker.loop.add_callback(self._later)
@@ -130,19 +132,46 @@ class _Publisher:
             self.worker.log_event(self.topic, {"events": batch})
 
 
+def _cancelled_check(worker: Any, key: str) -> Callable[[], bool]:
+    """Whether the client cancelled the Dask task ``key`` (the worker's own state says so)."""
+    def cancelled() -> bool:
+        task = worker.state.tasks.get(key)
+        return task is None or task.state == "cancelled"
+    return cancelled
+
+
+def run_chunk_on_worker(fn: Callable[..., Any], calls: list[tuple[tuple[Any, ...], str]],
+                        topic: str) -> list[Any]:
+    """Several calls of ``fn`` in one Dask task, each with its own key, events and outcome (a
+    failure of one, whatever it is, is returned as :class:`Raised` and the next one runs)."""
+    worker = get_worker()
+    cancelled = _cancelled_check(worker, str(worker.get_current_task()))
+    publish = _Publisher(worker, topic, batch_all=True)  # one message per 0.25 s, not per call
+    out: list[Any] = []
+    try:
+        for args, key in calls:
+            if cancelled():
+                out.append(Raised(TaskFailedError(f"Task {key} was cancelled.", key=key)))
+                continue
+            try:
+                out.append(execute(fn, args, {}, key=key, worker=worker.address, publish=publish,
+                                   cancelled=cancelled))
+            except Exception as exc:  # published as failed by execute; the chunk goes on
+                out.append(Raised(TaskFailedError(f"Task {key} failed: {describe_error(exc)[1]}",
+                                                  key=key)))
+    finally:
+        publish.flush()  # before the task's result: the client sees every end before it
+    return out
+
+
 def run_on_worker(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], key: str,
                   topic: str) -> Any:
     """What the worker executes: ``fn`` wrapped by ``execute``, events as worker events. A task
     the client cancels while it runs stops at its next progress step: the worker's own state
     of the key says so, with no message to ask."""
     worker = get_worker()
-
-    def cancelled() -> bool:
-        task = worker.state.tasks.get(key)
-        return task is None or task.state == "cancelled"
-
     return execute(fn, args, kwargs, key=key, worker=worker.address, publish=_Publisher(worker, topic),
-                   cancelled=cancelled)
+                   cancelled=_cancelled_check(worker, key))
 
 
 def _translate(exc: BaseException, job: DaskJob) -> BaseException:
@@ -156,33 +185,73 @@ def _translate(exc: BaseException, job: DaskJob) -> BaseException:
     return exc
 
 
+class _ChunkValue:
+    """The list a chunk task returns, fetched once for all its jobs (each ``Future.result``
+    would transfer and unpickle the whole list again)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.fetched = False
+        self.value: Any = None
+
+    def get(self, future: Future, timeout: float | None) -> Any:
+        with self.lock:
+            if not self.fetched:
+                self.value, self.fetched = future.result(timeout), True
+            return self.value
+
+    async def get_async(self, future: Future) -> Any:
+        if not self.fetched:
+            value = await future
+            self.value, self.fetched = value, True
+        return self.value
+
+
 class DaskJob(Job):
+    """One task on Dask, or one call of a chunk task (``index`` into the chunk's list of
+    outcomes; ``chunk`` holds the jobs sharing that task, ``shared`` its value once fetched)."""
+
     def __init__(self, key: str, client: Client, **kwargs: Any) -> None:
         super().__init__(key, **kwargs)
         self.client = client
         self.future: Future | None = None
         self.dispatcher = _Dispatcher.of(client)
+        self.index: int | None = None
+        self.chunk: list[DaskJob] = [self]
+        self.shared: _ChunkValue | None = None
+        self.dropped = False  # cancelled while its chunk task goes on
 
     def done(self) -> bool:
-        return self.future is not None and self.future.done()
+        return self.dropped or (self.future is not None and self.future.done())
+
+    def _own(self, value: Any) -> Any:
+        """This job's outcome out of its task's value."""
+        if self.index is None:
+            return value
+        if self.dropped:
+            return Raised(TaskFailedError(f"Task {self.label} was cancelled.", key=self.key))
+        return value[self.index]
 
     def result(self, timeout: float | None = None) -> Any:
         assert self.future is not None
+        if self.dropped:
+            return self._unwrap(self._own(None))
         try:
-            value = self.future.result(timeout)
+            value = (self.future.result(timeout) if self.shared is None
+                     else self.shared.get(self.future, timeout))
         except Exception as exc:
             self.stream.wait(10.0)
             translated = _translate(exc, self)
             if translated is exc:
                 raise
             raise translated from None
-        return self._unwrap(value)
+        return self._unwrap(self._own(value))
 
     async def wait(self) -> Any:
         assert self.future is not None
         if self.client.asynchronous:
             try:
-                value = await self.future
+                value = await (self.future if self.shared is None else self.shared.get_async(self.future))
             except Exception as exc:
                 await self._settled()
                 translated = _translate(exc, self)
@@ -190,12 +259,18 @@ class DaskJob(Job):
                     raise
                 raise translated from None
             await self._settled()
-            return self._unwrap(value, settle=False)
+            return self._unwrap(self._own(value), settle=False)
         return await asyncio.to_thread(self.result)
 
     def cancel(self) -> bool:
-        if self.future is None or self.future.done():
+        if self.future is None or self.future.done() or self.dropped:
             return False
+        if self.index is not None:  # one call of a chunk: the task goes on for the others
+            self.dropped = True
+            self.dispatcher.remove(self)
+            self._push("cancelled", message="cancelled")
+            if not all(job.dropped for job in self.chunk):
+                return True
         # force: also when the task was handed to fire_and_forget
         if self.client.asynchronous:  # on the client's own loop (a kernel): do not block it
             asyncio.ensure_future(self.client.cancel([self.future], force=True))
@@ -213,6 +288,8 @@ class DaskJob(Job):
 
     def _on_done(self, future: Future) -> None:
         """Runs in distributed's callback thread once the future finished."""
+        if self.dropped:
+            return
         try:
             if not self.stream.done:  # replay what the live feed may not have delivered yet
                 for _, message in self.client.get_events(self.dispatcher.topic):
@@ -276,6 +353,45 @@ class DaskRunner:
             fire_and_forget(job.future)
         job.future.add_done_callback(job._on_done)
         return job
+
+    def submit_many(self, fn: Callable[..., Any], calls: Sequence[tuple[tuple[Any, ...], str | None]], *,
+                    prefix: str = "task", per_task: int | None = None) -> list[DaskJob]:
+        """Run ``fn(*args, progress=...)`` for each ``(args, label)``, several calls per Dask task.
+
+        Each call is its own job (key, events, outcome, ``cancel``); a Dask task costs the
+        scheduler and the client a few milliseconds whatever it does, so short calls share
+        tasks: ``per_task`` calls each (default: at most 8, and at least 4 tasks per worker).
+        A call cancelled while its task goes on is dropped; the task is cancelled once every
+        call of it is. A lost worker re-runs the whole task (calls without side effects only).
+        """
+        client = self.client
+        if per_task is None:
+            workers = max(1, len(client.scheduler_info().get("workers", {})))
+            per_task = max(1, min(8, len(calls) // (4 * workers)))
+        jobs: list[DaskJob] = []
+        for lo in range(0, len(calls), per_task):
+            part = calls[lo:lo + per_task]
+            chunk = [DaskJob(new_key(prefix), client, label=label) for _, label in part]
+            for job in chunk:
+                job.dispatcher.add(job)
+                job._push("submitted", message="submitted to the scheduler")
+            try:
+                future = client.submit(run_chunk_on_worker, fn,
+                                       [(args, job.key) for (args, _), job in zip(part, chunk, strict=True)],
+                                       chunk[0].dispatcher.topic, key=new_key(f"{prefix}-x{len(part)}"),
+                                       pure=False)
+            except Exception as exc:
+                for job in chunk:
+                    job.dispatcher.remove(job)
+                raise SchedulerUnavailableError(
+                    f"The task could not be submitted to the Dask scheduler ({exc}).",
+                    address=str(getattr(client.scheduler, "address", ""))) from exc
+            shared = _ChunkValue()
+            for index, job in enumerate(chunk):
+                job.future, job.index, job.chunk, job.shared = future, index, chunk, shared
+                future.add_done_callback(job._on_done)
+            jobs.extend(chunk)
+        return jobs
 
     def task_states(self, keys: Sequence[str]) -> dict[str, str | None]:
         """The scheduler's state of each key (None: the scheduler does not know it, or it

@@ -134,6 +134,20 @@ def test_unsaved_analysis_returns_the_result(service: AnalysisService) -> None:
     assert len(service.repository.list_sessions()) == before
 
 
+def test_an_unsaved_batch_shares_tasks_and_reports_each_input(service: AnalysisService, tmp_path) -> None:
+    broken = tmp_path / "broken.csv"
+    broken.write_bytes(b"Name;RT\nGM1(36:1;O2);1\n")
+    targets = [SAMPLE_5] * 16 + [broken, tmp_path / "missing.csv"]
+    batch = service.submit_batch(targets, save=False)
+    jobs = list(batch)
+    assert len(jobs) == 18 and batch.wait(180).counts() == {"completed": 16, "failed": 2}
+    # 17 submitted inputs on 2 workers: 2 per Dask task; the missing file failed before
+    assert len({id(j.future) for j in jobs[:17]}) == 9 and jobs[17].status == "failed"
+    assert all(len(j.result().compounds) == 5 for j in jobs[:16])
+    assert "broken.csv" in batch.summary()["error"].iloc[16]
+    assert len(service.repository.list_sessions()) == 0  # nothing stored
+
+
 def test_health_reports_database_and_scheduler(service: AnalysisService) -> None:
     stale = service.repository.create_session(SAMPLE_5)
     service.repository.mark_running(stale, task_key="session-0-lost0002")

@@ -177,3 +177,43 @@ def test_a_running_task_cancelled_stops_at_its_next_step(dask_runner: DaskRunner
         assert time.monotonic() < deadline, "the cancelled task is still executing"
         time.sleep(0.1)
     assert job.status == "cancelled"
+
+
+def test_many_calls_share_tasks_and_keep_their_own_jobs(dask_runner: DaskRunner) -> None:
+    good, params = SAMPLE.read_bytes(), gnb.AnalysisParams().to_dict()
+    bad = b"Name;RT\nGM1(36:1;O2);1\n"
+    calls = [((good if i != 4 else bad, f"in{i}.csv", params), f"in{i}") for i in range(7)]
+    jobs = dask_runner.submit_many(run_analysis_job, calls, prefix="many", per_task=3)
+    assert [j.label for j in jobs] == [f"in{i}" for i in range(7)]
+    assert len({id(j.future) for j in jobs}) == 3  # 3 + 3 + 1 calls
+    here = gnb.analyze(SAMPLE)
+    for i, job in enumerate(jobs):
+        if i == 4:
+            with pytest.raises(InputFormatError, match="in4.csv"):
+                job.result(120)
+            assert job.status == "failed"
+            continue
+        result = job.result(120)
+        assert result.compounds.equals(here.compounds) and result.statistics == here.statistics
+        assert result.provenance["input_filename"] == f"in{i}.csv"
+        kinds = [e.kind for e in job.events]
+        assert kinds == ["submitted", "started", *["step"] * len(PIPELINE_STEPS), "completed"]
+        assert {e.key for e in job.events} == {job.key}
+
+
+def test_a_call_cancelled_in_a_shared_task_is_dropped(dask_runner: DaskRunner) -> None:
+    from ganglioside_nb.errors import TaskFailedError
+    from ganglioside_nb.testing.tasks import nap
+
+    busy = [dask_runner.submit(nap, 1.5) for _ in range(2)]  # both workers busy
+    first, second, alone = dask_runner.submit_many(nap, [((0.2,), "a"), ((0.2,), "b"), ((0.2,), "c")],
+                                                   per_task=2)
+    assert first.cancel() is True and first.cancel() is False
+    assert alone.cancel() is True  # the only call of its task: the task is cancelled
+    for job in (first, alone):
+        with pytest.raises(TaskFailedError, match="cancelled"):
+            job.result(30)
+        assert job.status == "cancelled"
+    assert alone.future is not None and alone.future.status == "cancelled"
+    assert second.result(30) == 0.2  # the task of first and second went on for second
+    assert [j.result(30) for j in busy] == [1.5, 1.5]
