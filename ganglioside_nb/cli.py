@@ -333,12 +333,9 @@ def _run_db(args: argparse.Namespace) -> int:
     elif args.action == "export":
         _check_output(args.output)
         if args.output.suffix.lower() == ".html":  # the report draws figures: above persistence
-            import hashlib
-
             from .report import html_report
             data = html_report(repo.load_result(args.id)).encode("utf-8")
-            repo.record_export(args.id, "html", via="cli", bytes=len(data),
-                               sha256=hashlib.sha256(data).hexdigest())
+            repo.record_export(args.id, "html", data, via="cli")
         else:
             data = repo.export(args.id, args.output.suffix.lower().lstrip("."))
         args.output.write_bytes(data)

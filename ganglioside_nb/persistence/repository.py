@@ -777,9 +777,12 @@ class Repository:
                            action=r.action, at=r.at, details=_codec.from_doc(r.details),
                            package_version=r.package_version) for r in rows]
 
-    def record_export(self, session_id: int, fmt: str, **details: Any) -> None:
-        """Append an ``exported`` event (for exports made outside :meth:`export`)."""
+    def record_export(self, session_id: int, fmt: str, data: bytes | None = None, **details: Any) -> None:
+        """Append an ``exported`` event (for exports made outside :meth:`export`); with ``data``,
+        the exported bytes, its details carry their size and SHA-256."""
         fmt = _checked_format(fmt, allow_any=True)
+        if data is not None:
+            details = {**details, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
         with self._write() as conn:
             row = self._fetch(conn, session_id)
             self._audit(conn, session_id, row.owner, "exported", {"format": fmt, **details})
@@ -792,7 +795,7 @@ class Repository:
         fmt = _checked_format(fmt)
         writer = {"csv": io_export.to_csv, "xlsx": io_export.to_xlsx, "json": io_export.to_json}[fmt]
         data = writer(self.load_result(session_id))
-        self.record_export(session_id, fmt, bytes=len(data), sha256=hashlib.sha256(data).hexdigest())
+        self.record_export(session_id, fmt, data)
         return data
 
     # -- operations ----------------------------------------------------------------------------

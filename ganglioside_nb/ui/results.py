@@ -23,7 +23,6 @@ offers no event for the click itself. The filtered-rows CSV and the PNG links ar
 
 from __future__ import annotations
 
-import hashlib
 import html
 import json
 import math
@@ -502,7 +501,7 @@ class ResultsView(W.VBox):
     result : AnalysisResult, optional
         A fixed result to show instead (notebooks); the view then keeps its own state and
         shows its own alert line. Give ``state`` or ``result``, not both.
-    repository : object with ``record_export(session_id, fmt, **details)``, optional
+    repository : object with ``record_export(session_id, fmt, data, **details)``, optional
         Where the Export tab records ``exported`` audit events (see the module docstring).
     session_id : int, optional
         The analysis session shown (default: ``state.session_id``); used in file names and
@@ -783,8 +782,7 @@ class ResultsView(W.VBox):
 
     def _record(self, fmt: str, data: bytes) -> None:
         if self.repository is not None and self.session_id is not None:
-            self.repository.record_export(self.session_id, fmt, via="ui", bytes=len(data),
-                                          sha256=hashlib.sha256(data).hexdigest())
+            self.repository.record_export(self.session_id, fmt, data, via="ui")
 
     def build_downloads(self) -> None:
         """Build the CSV, XLSX and JSON downloads (and record them, see the module docstring)."""
