@@ -34,7 +34,7 @@ from .base import Job, Raised, describe_error, execute, new_key
 from .cluster import cluster_info, get_client
 from .events import TaskEvent
 
-__all__ = ["DaskJob", "DaskRunner", "topic_for"]
+__all__ = ["DaskJob", "DaskRunner", "chunk_sizes", "topic_for"]
 
 logger = logging.getLogger(__name__)
 
@@ -138,6 +138,20 @@ def _cancelled_check(worker: Any, key: str) -> Callable[[], bool]:
         task = worker.state.tasks.get(key)
         return task is None or task.state == "cancelled"
     return cancelled
+
+
+def chunk_sizes(n: int, workers: int, *, largest: int = 8, spread: int = 4) -> list[int]:
+    """How many of ``n`` calls each Dask task runs: what is left shared by ``spread`` tasks per
+    worker, at most ``largest``, at least 1. The sizes fall towards the end (8, ..., 8, 7, 6,
+    ..., 1, 1), so the workers finish together: the last tasks are single calls, not a chunk
+    of 8 that keeps one worker busy while the others wait."""
+    sizes: list[int] = []
+    left = n
+    while left > 0:
+        size = max(1, min(largest, -(-left // (spread * max(1, workers)))))
+        sizes.append(size)
+        left -= size
+    return sizes
 
 
 def run_chunk_on_worker(fn: Callable[..., Any], calls: list[tuple[tuple[Any, ...], str]],
@@ -360,17 +374,20 @@ class DaskRunner:
 
         Each call is its own job (key, events, outcome, ``cancel``); a Dask task costs the
         scheduler and the client a few milliseconds whatever it does, so short calls share
-        tasks: ``per_task`` calls each (default: at most 8, and at least 4 tasks per worker).
+        tasks: ``per_task`` calls each, or by default :func:`chunk_sizes`.
         A call cancelled while its task goes on is dropped; the task is cancelled once every
         call of it is. A lost worker re-runs the whole task (calls without side effects only).
         """
         client = self.client
         if per_task is None:
             workers = max(1, len(client.scheduler_info().get("workers", {})))
-            per_task = max(1, min(8, len(calls) // (4 * workers)))
+            sizes = chunk_sizes(len(calls), workers)
+        else:
+            sizes = [per_task] * -(-len(calls) // per_task)
         jobs: list[DaskJob] = []
-        for lo in range(0, len(calls), per_task):
-            part = calls[lo:lo + per_task]
+        lo = 0
+        for size in sizes:
+            part, lo = calls[lo:lo + size], lo + size
             chunk = [DaskJob(new_key(prefix), client, label=label) for _, label in part]
             for job in chunk:
                 job.dispatcher.add(job)

@@ -16,6 +16,7 @@ from ganglioside_nb.core.rules import DEFAULT_RULES
 from ganglioside_nb.errors import InputFormatError, InvalidParameterError, SchedulerUnavailableError
 from ganglioside_nb.execution import DaskRunner, LocalRunner, cluster, get_async_client, get_client
 from ganglioside_nb.execution.cluster import resolve_address
+from ganglioside_nb.execution.dask_runner import chunk_sizes
 from tests.conftest import SAMPLE
 
 PIPELINE_STEPS = ["read", "validate", *(r.__name__ for r in DEFAULT_RULES), "done"]
@@ -217,3 +218,13 @@ def test_a_call_cancelled_in_a_shared_task_is_dropped(dask_runner: DaskRunner) -
     assert alone.future is not None and alone.future.status == "cancelled"
     assert second.result(30) == 0.2  # the task of first and second went on for second
     assert [j.result(30) for j in busy] == [1.5, 1.5]
+
+
+@pytest.mark.parametrize("n", [1, 2, 7, 10, 50, 200, 1000])
+@pytest.mark.parametrize("workers", [1, 2, 8])
+def test_chunk_sizes_cover_every_call_and_shrink_towards_the_end(n: int, workers: int) -> None:
+    sizes = chunk_sizes(n, workers)
+    assert sum(sizes) == n and all(1 <= s <= 8 for s in sizes)
+    assert sizes == sorted(sizes, reverse=True)  # the big chunks first, the single calls last
+    assert sizes[-min(n, 2 * workers):] == [1] * min(n, 2 * workers)  # the workers end together
+    assert len(sizes) <= n // 8 + 8 * workers + 8  # still few tasks for large batches
