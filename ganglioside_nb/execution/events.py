@@ -70,8 +70,7 @@ class TaskEvent:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TaskEvent:
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
+        return cls(**{k: v for k, v in data.items() if k in _FIELDS})
 
     @classmethod
     def now(cls, key: str, kind: str, **values: Any) -> TaskEvent:
@@ -84,3 +83,6 @@ class TaskEvent:
         if self.kind == "failed" and self.error:
             text = f"{self.error_type}: {self.error}" if self.error_type else self.error
         return f"{stamp}  {self.kind:<9} {' '.join(text.split())}".rstrip()
+
+
+_FIELDS: Final = frozenset(f.name for f in fields(TaskEvent))

@@ -42,11 +42,12 @@ class EventStream:
         self._seen: set[tuple[str, int, str]] = set()
         self._sinks: list[Callable[[TaskEvent], None]] = []
         self._state = ProgressState(key=key)
+        self._folded = 0  # events already folded into _state (folded when asked, not per push)
         self._ended = False  # the terminal event was pushed (no more pushes accepted)
         self._terminal = threading.Event()  # ... and every consumer has been handed it
 
     def __repr__(self) -> str:
-        return f"EventStream({self.key!r}, {len(self._events)} events, {self._state.status})"
+        return f"EventStream({self.key!r}, {len(self._events)} events, {self.state.status})"
 
     # -- producer side -------------------------------------------------------------------------
     def push(self, event: TaskEvent) -> bool:
@@ -56,7 +57,6 @@ class EventStream:
                 return False
             self._seen.add(event.ident)
             self._events.append(event)
-            self._state = self._state.apply(event)
             sinks = list(self._sinks)
             if event.terminal:
                 self._ended = True
@@ -78,7 +78,13 @@ class EventStream:
 
     @property
     def state(self) -> ProgressState:
-        return self._state
+        """The events folded into a :class:`ProgressState` (only those new since the last ask
+        are folded: most jobs of a batch are never asked)."""
+        with self._lock:
+            for event in self._events[self._folded:]:
+                self._state = self._state.apply(event)
+            self._folded = len(self._events)
+            return self._state
 
     @property
     def done(self) -> bool:
