@@ -271,7 +271,7 @@ def _placed(values: np.ndarray, pos: np.ndarray, n: int, fill: Any,
 
 #: Working columns kept out of the compounds table.
 _INTERNAL = frozenset({"written_prefix", "core_sugar_count", "chains", "noise_sd", "model_r2",
-                       "logp_slope"})
+                       "logp_slope", "name_id"})
 
 
 def _statistics(compounds: pd.DataFrame, models: pd.DataFrame | None, params: AnalysisParams,

@@ -36,6 +36,7 @@ from sklearn.model_selection import KFold, LeaveOneOut
 from threadpoolctl import ThreadpoolController
 
 from ..errors import NotFittedError
+from .names import factorize_by_name
 
 __all__ = [
     "REFERENCE_CANDIDATES",
@@ -579,7 +580,7 @@ def _member(values: np.ndarray, levels: np.ndarray) -> np.ndarray:
 
 def _species(X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """(first row of each distinct (Name, Log P), species code of every row)."""
-    name_codes = pd.factorize(X["Name"].to_numpy(dtype=object))[0].astype(np.int64)
+    name_codes = factorize_by_name(X, "Name")[0].astype(np.int64)
     logp_codes = pd.factorize(X["Log P"].to_numpy(dtype=float))[0].astype(np.int64)
     key = name_codes * (int(logp_codes.max(initial=0)) + 1) + logp_codes
     species = pd.factorize(key)[0].astype(np.intp)  # codes in order of first appearance
@@ -594,7 +595,7 @@ def first_rows(codes: np.ndarray) -> np.ndarray:
 def _series_labels(X: pd.DataFrame, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(in_pair, second): peaks of one name (within its prefix) ranked by RT; rank >= 1 is second."""
     # a name determines its prefix, so the (prefix, Name) groups are the names
-    group = pd.factorize(X["Name"].to_numpy(dtype=object))[0]
+    group = factorize_by_name(X, "Name")[0]
     order = np.lexsort((np.arange(len(y)), y, group))  # by name, then RT, then position
     size = np.bincount(group)[group[order]]
     starts = np.flatnonzero(np.r_[True, group[order][1:] != group[order][:-1]])

@@ -499,6 +499,7 @@ def validate_input(raw: RawTable | pd.DataFrame,
         "Anchor": anchor,
         "rejected": rejected,
         **fields,
+        "name_id": name_codes.astype(np.int64, copy=False),  # one id per distinct Name
     }, copy=False)
 
     notes = list(getattr(raw, "notes", ()))

@@ -10,6 +10,7 @@ from ganglioside_nb.api import AnalysisService
 from ganglioside_nb.api.sessions import LOST_MESSAGE
 from ganglioside_nb.errors import InvalidParameterError, InvalidTransitionError, TaskFailedError
 from ganglioside_nb.execution import DaskRunner, LocalRunner
+from ganglioside_nb.execution.dask_runner import chunk_sizes
 from ganglioside_nb.persistence import Repository
 from tests.conftest import SAMPLE, SAMPLE_5
 from tests.databases import count_rows
@@ -141,8 +142,10 @@ def test_an_unsaved_batch_shares_tasks_and_reports_each_input(service: AnalysisS
     batch = service.submit_batch(targets, save=False)
     jobs = list(batch)
     assert len(jobs) == 18 and batch.wait(180).counts() == {"completed": 16, "failed": 2}
-    # 17 submitted inputs on 2 workers: 2 per Dask task; the missing file failed before
-    assert len({id(j.future) for j in jobs[:17]}) == 9 and jobs[17].status == "failed"
+    # 17 submitted inputs on 2 workers share 12 Dask tasks (3, 2, 2, 2, then single inputs);
+    # the missing file failed before
+    assert chunk_sizes(17, 2) == [3, 2, 2, 2] + [1] * 8
+    assert len({id(j.future) for j in jobs[:17]}) == 12 and jobs[17].status == "failed"
     assert all(len(j.result().compounds) == 5 for j in jobs[:16])
     assert "broken.csv" in batch.summary()["error"].iloc[16]
     assert len(service.repository.list_sessions()) == 0  # nothing stored

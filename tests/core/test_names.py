@@ -6,11 +6,13 @@ import csv
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 
 from ganglioside_nb.core.names import (
     NAME_COLUMNS,
+    factorize_by_name,
     format_name,
     is_valid_name,
     parse_name,
@@ -192,3 +194,22 @@ def test_sample_names_all_parse_and_prefix_is_as_written() -> None:
     assert (table["prefix"] == table["written_prefix"]).all()
     assert table["prefix"].nunique() == 29
     assert table["ceramide"].nunique() == 30
+
+
+@pytest.mark.parametrize("seed", range(5))
+@pytest.mark.parametrize("use_na_sentinel", [True, False])
+def test_factorize_by_name_equals_pandas_factorize(seed: int, use_na_sentinel: bool) -> None:
+    rng = np.random.default_rng(seed)
+    names = np.array([f"GM{k}(36:1;O2)" for k in range(30)], dtype=object)
+    field = np.array([None if k % 7 == 0 else f"class{k % 4}" for k in range(30)], dtype=object)
+    ids = rng.integers(0, 30, 400) + 100 * (seed % 2)  # ids need not be dense
+    table = pd.DataFrame({"Name": names[ids % 100], "field": field[ids % 100], "name_id": ids})
+    for rows in (None, np.flatnonzero(rng.random(400) < 0.3), rng.permutation(400)[:50],
+                 np.zeros(0, dtype=np.int64)):
+        for column in ("Name", "field"):
+            values = table[column].to_numpy(dtype=object)
+            expected = pd.factorize(values if rows is None else values[rows],
+                                    use_na_sentinel=use_na_sentinel)
+            got = factorize_by_name(table, column, rows, use_na_sentinel=use_na_sentinel)
+            np.testing.assert_array_equal(got[0], expected[0])
+            assert pd.Index(got[1]).equals(pd.Index(expected[1]))  # NaN equals NaN here

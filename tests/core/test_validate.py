@@ -47,7 +47,9 @@ def test_sample_validates_completely() -> None:
     assert len(table) == 323 and report.total_rows == 323
     assert len(report) == 0 and not table["rejected"].any()
     assert table["row"].tolist() == list(range(323))
-    assert list(table.columns) == ["row", *CANONICAL, "rejected", *NAME_COLUMNS]
+    assert list(table.columns) == ["row", *CANONICAL, "rejected", *NAME_COLUMNS, "name_id"]
+    # name_id: one id per distinct Name, in order of first appearance
+    assert table["name_id"].tolist() == pd.factorize(table["Name"])[0].tolist()
     assert int(table["Anchor"].sum()) == 49
     assert table["prefix"].nunique() == 29
     assert (table["prefix"] == table["written_prefix"]).all()

@@ -5,12 +5,14 @@ a rule returns is aligned with it by position. A rule never mutates ``table`` an
 rows. Columns produced by earlier rules are visible to later ones, so the order of
 ``DEFAULT_RULES`` is part of the contract (tests guard it).
 
-Working-table columns every rule may rely on (see ``core.schema.WORKING_COLUMNS``):
+Working-table columns every rule may rely on:
 ``row`` (int, input row id), ``Name``, ``RT``, ``Volume``, ``Log P`` (float), ``Anchor`` (bool),
-and the name fields of ``core.names.NAME_COLUMNS`` (``prefix``, ``written_prefix``,
+the name fields of ``core.names.NAME_COLUMNS`` (``prefix``, ``written_prefix``,
 ``base_class``, ``category``, ``sialic_acids``, ``neutral_sugars``, ``sugar_count``,
 ``core_sugar_count``, ``n_OAc`` ... ``n_NeuGc``, ``a``, ``b``, ``oxygen`` (float, NaN when
-absent), ``ceramide``).
+absent), ``ceramide``) and ``name_id`` (int, one per distinct ``Name``), with which
+``core.names.factorize_by_name`` codes a name field from the distinct names only. A table
+without ``name_id`` (a test's) works too, only slower.
 
 Flags are boolean columns named ``flag__<name>``; the pipeline joins them into the ``flags``
 text column at the end. ``FLAG_WEIGHTS`` (ALGORITHM.md §6.7) gives each flag's confidence weight

@@ -5,7 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["combine_codes", "dense_rank", "int_column", "lex_order", "row_rank", "text_codes"]
+from ..names import factorize_by_name
+
+__all__ = ["combine_codes", "dense_rank", "factorize_by_name", "int_column", "lex_order", "row_rank",
+           "text_codes"]
 
 
 def int_column(table: pd.DataFrame, column: str) -> np.ndarray:
@@ -18,11 +21,11 @@ def int_column(table: pd.DataFrame, column: str) -> np.ndarray:
 
 
 def text_codes(table: pd.DataFrame, column: str) -> np.ndarray:
-    """Integer codes of a text column; a missing value is one more code."""
-    values = table[column].to_numpy(dtype=object)
-    codes = pd.factorize(values)[0]  # the sentinel variant is the fast one; same codes without NA
+    """Integer codes of a text column that is a function of ``Name``; a missing value is one
+    more code."""
+    codes = factorize_by_name(table, column)[0]
     if len(codes) and codes.min() < 0:
-        codes = pd.factorize(values, use_na_sentinel=False)[0]
+        codes = factorize_by_name(table, column, use_na_sentinel=False)[0]
     return codes.astype(np.int64)
 
 

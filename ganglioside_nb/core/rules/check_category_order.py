@@ -20,6 +20,7 @@ import pandas as pd
 
 from ..names import CATEGORY_ORDER
 from ._base import RuleOutcome, comparable_rows
+from ._keys import factorize_by_name
 
 if TYPE_CHECKING:
     from ...params import AnalysisParams
@@ -56,7 +57,7 @@ def check_category_order(table: pd.DataFrame, params: AnalysisParams) -> RuleOut
         violation.
     """
     expected = expected_category_order(params.mode)
-    codes, uniques = pd.factorize(table["category"].to_numpy(dtype=object), use_na_sentinel=True)
+    codes, uniques = factorize_by_name(table, "category")
     # Position of each row's category in the expected order; -1 = not taking part.
     position = np.array([expected.index(u) if u in expected else -1 for u in uniques] + [-1],
                         dtype=np.int64)[codes]

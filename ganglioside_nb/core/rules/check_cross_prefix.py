@@ -31,6 +31,7 @@ import pandas as pd
 
 from ..names import CATEGORY_ORDER
 from ._base import RuleOutcome, comparable_rows
+from ._keys import factorize_by_name
 
 if TYPE_CHECKING:
     from ...params import AnalysisParams
@@ -126,7 +127,7 @@ def check_cross_prefix(table: pd.DataFrame, params: AnalysisParams) -> RuleOutco
     n_cat = len(categories)
     # Only rows that may take part are coded (a fragment never does).
     idx = np.flatnonzero(comparable_rows(table))
-    cat_codes, cat_values = pd.factorize(table["category"].to_numpy(dtype=object)[idx])
+    cat_codes, cat_values = factorize_by_name(table, "category", idx)
     rank = np.array([categories.index(v) if v in categories else -1 for v in cat_values] + [-1],
                     dtype=np.int64)[cat_codes]
     taking_part = rank >= 0
@@ -135,7 +136,7 @@ def check_cross_prefix(table: pd.DataFrame, params: AnalysisParams) -> RuleOutco
     active[idx] = True
     rt = table["RT"].to_numpy(dtype=float)[idx]
     # Ceramide codes; rows without a ceramide form one more group (-1).
-    cer = pd.factorize(table["ceramide"].to_numpy(dtype=object)[idx])[0].astype(np.int64)
+    cer = factorize_by_name(table, "ceramide", idx)[0].astype(np.int64)
 
     # RT as its index among the distinct RTs (dense rank) makes (ceramide, RT) one exact integer
     # key. The thresholds RT ± tol are ranked the same way, searching with sorted needles.

@@ -34,7 +34,7 @@ import pandas as pd
 
 from ..names import MODIFICATIONS
 from ._base import RuleOutcome, comparable_rows
-from ._keys import combine_codes, int_column
+from ._keys import combine_codes, factorize_by_name, int_column
 
 if TYPE_CHECKING:
     from ...params import AnalysisParams
@@ -58,9 +58,9 @@ _EPS = 1e-9
 
 
 def _codes_at(table: pd.DataFrame, column: str, rows: np.ndarray) -> np.ndarray:
-    """Integer codes of a text column at ``rows`` (a missing value is one more code) and 0 at
+    """Integer codes of a name field at ``rows`` (a missing value is one more code) and 0 at
     the other rows, which take no part."""
-    codes, uniques = pd.factorize(table[column].to_numpy(dtype=object)[rows])
+    codes, uniques = factorize_by_name(table, column, rows)
     out = np.zeros(len(table), dtype=np.int64)
     out[rows] = np.where(codes < 0, len(uniques), codes)
     return out

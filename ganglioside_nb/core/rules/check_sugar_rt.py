@@ -22,6 +22,7 @@ import pandas as pd
 from scipy import special
 
 from ._base import RuleOutcome, comparable_rows
+from ._keys import factorize_by_name
 
 if TYPE_CHECKING:
     from ...params import AnalysisParams
@@ -40,11 +41,12 @@ def pearson_p_value(r: np.ndarray, n: np.ndarray) -> np.ndarray:
     return special.betainc(df / 2.0, 0.5, (1.0 - r) * (1.0 + r))
 
 
-def _sorted_codes(values: np.ndarray) -> tuple[np.ndarray, list[str]]:
-    """Codes of text values numbered in sorted order of the text (missing as ``'nan'``)."""
-    codes, uniques = pd.factorize(values)  # the sentinel variant is the fast one
+def _sorted_codes(table: pd.DataFrame, column: str, rows: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """Codes of a name field at ``rows``, numbered in sorted order of the text (missing as
+    ``'nan'``)."""
+    codes, uniques = factorize_by_name(table, column, rows)  # the sentinel variant is the fast one
     if len(codes) and codes.min() < 0:
-        codes, uniques = pd.factorize(values, use_na_sentinel=False)
+        codes, uniques = factorize_by_name(table, column, rows, use_na_sentinel=False)
     names = [str(u) for u in uniques]
     order = sorted(range(len(names)), key=names.__getitem__)
     remap = np.empty(len(names), dtype=np.int64)
@@ -83,7 +85,7 @@ def check_sugar_rt(table: pd.DataFrame, params: AnalysisParams) -> RuleOutcome:
     count_col = "core_sugar_count" if params.mode == "reference" else "sugar_count"
     idx = np.flatnonzero(comparable_rows(table))
     # Group codes follow the sorted ceramide text, so statistics come out sorted.
-    codes, names = _sorted_codes(table["ceramide"].to_numpy(dtype=object)[idx])
+    codes, names = _sorted_codes(table, "ceramide", idx)
     x = pd.to_numeric(table[count_col]).to_numpy(dtype=float, na_value=np.nan)[idx]
     y = table["RT"].to_numpy(dtype=float)[idx]
     k = len(names)

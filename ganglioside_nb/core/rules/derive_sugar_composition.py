@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from ._base import RuleOutcome
+from ._keys import factorize_by_name
 
 if TYPE_CHECKING:
     from ...params import AnalysisParams
@@ -47,7 +48,7 @@ REFERENCE_ISOMER_TABLE: dict[str, tuple[str, ...]] = {
 
 def _codes(table: pd.DataFrame, column: str) -> tuple[np.ndarray, list[str]]:
     """Integer codes (-1 for missing) and the distinct values of a text column."""
-    codes, uniques = pd.factorize(table[column].to_numpy(dtype=object), use_na_sentinel=True)
+    codes, uniques = factorize_by_name(table, column)
     return codes.astype(np.int64), [str(u) for u in uniques]
 
 

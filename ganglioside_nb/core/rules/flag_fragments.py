@@ -74,7 +74,7 @@ import numpy as np
 import pandas as pd
 
 from ._base import RuleOutcome
-from ._keys import combine_codes, dense_rank, int_column, lex_order, row_rank
+from ._keys import combine_codes, dense_rank, factorize_by_name, int_column, lex_order, row_rank
 
 if TYPE_CHECKING:
     from ...params import AnalysisParams
@@ -179,10 +179,9 @@ class _RangeExtreme:
 def _ceramide_rank(table: pd.DataFrame, rows: np.ndarray) -> tuple[np.ndarray, int]:
     """Rank of each row's ceramide by first appearance (smallest ``row``); order-independent.
     Also returns the number of ceramides."""
-    column = table["ceramide"]
-    codes, uniques = pd.factorize(column.to_numpy(dtype=object))
+    codes, uniques = factorize_by_name(table, "ceramide")
     if len(codes) and codes.min() < 0:  # missing ceramides count as ''
-        codes, uniques = pd.factorize(column.to_numpy(dtype=object, na_value=""))
+        codes, uniques = pd.factorize(table["ceramide"].to_numpy(dtype=object, na_value=""))
     if _in_row_order(rows):  # codes number first appearances, which are the smallest rows
         return codes.astype(np.int64), len(uniques)
     first = np.full(len(uniques), np.iinfo(np.int64).max, dtype=np.int64)

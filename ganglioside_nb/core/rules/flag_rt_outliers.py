@@ -24,6 +24,7 @@ from ..regression import (
     regression_metrics,
 )
 from ._base import RuleOutcome
+from ._keys import factorize_by_name
 
 if TYPE_CHECKING:
     from ...params import AnalysisParams
@@ -209,7 +210,7 @@ def _structural(table: pd.DataFrame, params: AnalysisParams) -> RuleOutcome:
     rt = table["RT"].to_numpy(dtype=float)
     anchor = table["Anchor"].to_numpy(dtype=bool)
     prefix = table["prefix"].to_numpy()
-    pcode, levels = pd.factorize(prefix)  # prefix work runs on integer codes
+    pcode, levels = factorize_by_name(table, "prefix")  # prefix work runs on integer codes
     n_rows = np.bincount(pcode, minlength=len(levels))
     n_anchors = np.bincount(pcode[anchor], minlength=len(levels))
     a_pos = np.flatnonzero(anchor)
