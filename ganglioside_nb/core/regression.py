@@ -232,10 +232,10 @@ class StructuralRTModel(RegressorMixin, BaseEstimator):
         fixed = X[list(self.features)].to_numpy(dtype=float) - self.x_mean_
         series = np.zeros((n, 1)) if second is None else second.reshape(-1, 1).astype(float)
         cols = [np.ones((n, 1)), fixed, series]
-        cols.append(_indicators(X["base_class"].to_numpy(), self.bases_))
-        cols.append(_indicators(X["prefix"].to_numpy(), self.prefixes_))
+        cols.append(_indicators(X, "base_class", self.bases_))
+        cols.append(_indicators(X, "prefix", self.prefixes_))
         logp = X["Log P"].to_numpy(dtype=float) - self.logp_mean_
-        cols.append(_indicators(X["prefix"].to_numpy(), self.slope_prefixes_) * logp[:, None])
+        cols.append(_indicators(X, "prefix", self.slope_prefixes_) * logp[:, None])
         return np.hstack(cols)
 
     def _blocks(self) -> np.ndarray:
@@ -313,7 +313,7 @@ class StructuralRTModel(RegressorMixin, BaseEstimator):
             if theta0 is None else np.asarray(theta0, dtype=float)
         # Alternate: hyperparameters (type-II ML) | series of unpaired anchors of a prefix with
         # series pairs (nearer prediction) | Student-t weights (scale-mixture EM), a few rounds.
-        free = ~first & _member(X["prefix"].to_numpy(), self.series_prefixes_)
+        free = ~first & _member(X, "prefix", self.series_prefixes_)
         weights = np.ones(len(y)) if weights0 is None else np.asarray(weights0, dtype=float)
         # The design depends only on the species (Name, Log P) and the series label, so the
         # algebra runs on one design row per species; rows enter through per-species sums.
@@ -355,13 +355,17 @@ class StructuralRTModel(RegressorMixin, BaseEstimator):
         group = species * 2 + second
         w = np.bincount(group, weights=weights, minlength=2 * u).reshape(u, 2)
         wy = np.bincount(group, weights=weights * yc, minlength=2 * u).reshape(u, 2)
+        # A second peak's design is its species' row plus a 1 in the series column k (0 in
+        # phi), so both labels share one product: G = phi' (W0 + W1) phi, plus the cross terms
+        # of column k with phi' W1 1 and, at (k, k), the total weight of second peaks.
         k = self._series_column
-        gram, xty = np.zeros((phi.shape[1],) * 2), np.zeros(phi.shape[1])
-        for s in (0, 1):
-            design = phi.copy() if s else phi
-            design[:, k] = s
-            gram += (design * w[:, s, None]).T @ design
-            xty += design.T @ wy[:, s]
+        gram = (phi * (w[:, 0] + w[:, 1])[:, None]).T @ phi
+        cross = phi.T @ w[:, 1]
+        gram[:, k] += cross
+        gram[k, :] += cross
+        gram[k, k] += w[:, 1].sum()
+        xty = phi.T @ (wy[:, 0] + wy[:, 1])
+        xty[k] += wy[:, 1].sum()
         return gram, xty, float(yc @ (weights * yc)), float(np.sum(np.log(weights)))
 
     def _fit_hyper(self, sufficient: tuple[np.ndarray, np.ndarray, float, float],
@@ -407,8 +411,8 @@ class StructuralRTModel(RegressorMixin, BaseEstimator):
             part = X.iloc[first[lo:lo + chunk]]
             phi = self._design(part)
             m0[lo:lo + chunk] = phi @ self.coef_ + self.y_mean_
-            extra = (np.where(_member(part["base_class"].to_numpy(), self.bases_), 0.0, tau_base**2)
-                     + np.where(_member(part["prefix"].to_numpy(), self.prefixes_), 0.0, tau_prefix**2)
+            extra = (np.where(_member(part, "base_class", self.bases_), 0.0, tau_base**2)
+                     + np.where(_member(part, "prefix", self.prefixes_), 0.0, tau_prefix**2)
                      + self.noise_variance_)
             for s, out in ((0.0, v0), (1.0, v1)):
                 phi[:, k] = s
@@ -417,7 +421,7 @@ class StructuralRTModel(RegressorMixin, BaseEstimator):
         second = np.zeros(n, dtype=bool)
         if self.series and rt is not None:
             r = np.asarray(rt, dtype=float)
-            eligible = _member(X["prefix"].to_numpy(), self.series_prefixes_)
+            eligible = _member(X, "prefix", self.series_prefixes_)
             second = eligible & (np.abs(r - mean0 - self.coef_[k]) < np.abs(r - mean0))
         mean = mean0 + second * self.coef_[k]
         var = np.where(second, v1[species], v0[species])
@@ -447,7 +451,7 @@ class StructuralRTModel(RegressorMixin, BaseEstimator):
         a_full = np.diag(lam) + beta * gram
         b_full = beta * xty
         k = self._series_column
-        eligible = (_member(X["prefix"].to_numpy(), self.series_prefixes_) if self.series
+        eligible = (_member(X, "prefix", self.series_prefixes_) if self.series
                     else np.zeros(n, bool))
         mean, var = np.empty(n), np.empty(n)
         second = np.zeros(n, dtype=bool)
@@ -493,7 +497,7 @@ class StructuralRTModel(RegressorMixin, BaseEstimator):
                    + bw * at_u**2 / (1 - h))
             out_mean.append(mean + self.y_mean_)
             out_var.append(var)
-        eligible = (_member(X["prefix"].to_numpy(), self.series_prefixes_) if self.series
+        eligible = (_member(X, "prefix", self.series_prefixes_) if self.series
                     else np.zeros(n, bool))
         yy = y + self.y_mean_
         second = eligible & (np.abs(yy - out_mean[1]) < np.abs(yy - out_mean[0]))
@@ -565,17 +569,27 @@ def _quad_inv(chol: tuple[np.ndarray, bool], rows: np.ndarray) -> np.ndarray:
     return np.einsum("ij,ij->j", half, half)
 
 
-def _indicators(values: np.ndarray, levels: np.ndarray) -> np.ndarray:
-    out = np.zeros((values.size, levels.size))
+def _level_index(X: pd.DataFrame, column: str, levels: np.ndarray) -> np.ndarray:
+    """Position of each row's ``column`` value (a name field) in ``levels``; -1 when absent.
+    Each distinct value is looked up once."""
+    codes, uniques = factorize_by_name(X, column)
+    index = pd.Index(levels)
+    at = np.append(index.get_indexer(uniques), index.get_indexer([np.nan]))  # code -1: missing
+    out: np.ndarray = at[codes]
+    return out
+
+
+def _indicators(X: pd.DataFrame, column: str, levels: np.ndarray) -> np.ndarray:
+    out = np.zeros((len(X), levels.size))
     if levels.size:
-        codes = pd.Index(levels).get_indexer(values)  # hash lookup; -1 for unseen levels
+        codes = _level_index(X, column, levels)
         hit = codes >= 0
         out[np.flatnonzero(hit), codes[hit]] = 1.0
     return out
 
 
-def _member(values: np.ndarray, levels: np.ndarray) -> np.ndarray:
-    return pd.Index(levels).get_indexer(values) >= 0 if levels.size else np.zeros(len(values), bool)
+def _member(X: pd.DataFrame, column: str, levels: np.ndarray) -> np.ndarray:
+    return _level_index(X, column, levels) >= 0 if levels.size else np.zeros(len(X), bool)
 
 
 def _species(X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
