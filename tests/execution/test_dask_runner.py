@@ -228,3 +228,14 @@ def test_chunk_sizes_cover_every_call_and_shrink_towards_the_end(n: int, workers
     assert sizes == sorted(sizes, reverse=True)  # the big chunks first, the single calls last
     assert sizes[-min(n, 2 * workers):] == [1] * min(n, 2 * workers)  # the workers end together
     assert len(sizes) <= n // 8 + 8 * workers + 8  # still few tasks for large batches
+
+
+def test_the_local_cluster_settings_reach_the_workers(dask_client: Client) -> None:
+    """The worker processes (started by nannies) run with LOCAL_CLUSTER_CONFIG: no stack
+    sampler, event loops timed every 500 ms, memory read every 500 ms."""
+    def settings() -> tuple[object, ...]:
+        import dask
+        return tuple(dask.config.get(k) for k in cluster.LOCAL_CLUSTER_CONFIG)
+    expected = tuple(cluster.LOCAL_CLUSTER_CONFIG.values())
+    assert set(dask_client.run(settings).values()) == {expected}
+    assert len(dask_client.run(settings)) == 2
