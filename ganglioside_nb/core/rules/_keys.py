@@ -7,8 +7,7 @@ import pandas as pd
 
 from ..names import factorize_by_name
 
-__all__ = ["combine_codes", "dense_rank", "factorize_by_name", "int_column", "lex_order", "row_rank",
-           "text_codes"]
+__all__ = ["combine_codes", "dense_rank", "int_column", "lex_order", "row_rank", "text_codes"]
 
 
 def int_column(table: pd.DataFrame, column: str) -> np.ndarray:

@@ -29,9 +29,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from ..names import CATEGORY_ORDER
+from ..names import CATEGORY_ORDER, factorize_by_name
 from ._base import RuleOutcome, comparable_rows
-from ._keys import factorize_by_name
 
 if TYPE_CHECKING:
     from ...params import AnalysisParams

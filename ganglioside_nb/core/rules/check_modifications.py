@@ -32,9 +32,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from ..names import MODIFICATIONS
+from ..names import MODIFICATIONS, factorize_by_name
 from ._base import RuleOutcome, comparable_rows
-from ._keys import combine_codes, factorize_by_name, int_column
+from ._keys import combine_codes, int_column
 
 if TYPE_CHECKING:
     from ...params import AnalysisParams

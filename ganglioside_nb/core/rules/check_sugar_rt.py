@@ -21,8 +21,8 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
+from ..names import factorize_by_name
 from ._base import RuleOutcome, comparable_rows
-from ._keys import factorize_by_name
 
 if TYPE_CHECKING:
     from ...params import AnalysisParams

@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from ..names import factorize_by_name
 from ._base import RuleOutcome
-from ._keys import factorize_by_name
 
 if TYPE_CHECKING:
     from ...params import AnalysisParams

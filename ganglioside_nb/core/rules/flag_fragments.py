@@ -73,8 +73,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from ..names import factorize_by_name
 from ._base import RuleOutcome
-from ._keys import combine_codes, dense_rank, factorize_by_name, int_column, lex_order, row_rank
+from ._keys import combine_codes, dense_rank, int_column, lex_order, row_rank
 
 if TYPE_CHECKING:
     from ...params import AnalysisParams

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import KFold
 
+from ..names import factorize_by_name
 from ..regression import (
     StructuralRTModel,
     canonical_order,
@@ -24,7 +25,6 @@ from ..regression import (
     regression_metrics,
 )
 from ._base import RuleOutcome
-from ._keys import factorize_by_name
 
 if TYPE_CHECKING:
     from ...params import AnalysisParams
