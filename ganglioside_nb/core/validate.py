@@ -20,6 +20,7 @@ from __future__ import annotations
 import numbers
 import re
 from dataclasses import dataclass
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -245,12 +246,18 @@ def _usable(column: str, values: np.ndarray) -> np.ndarray:
     return out
 
 
-def _numeric_column(column: str, series: pd.Series) -> tuple[np.ndarray, _Problems]:
-    """Values of a numeric column (NaN where rejected) and its problems."""
+def _numeric_column(column: str, series: pd.Series,
+                    as_written: Callable[[str], pd.Series] | None = None,
+                    ) -> tuple[np.ndarray, _Problems]:
+    """Values of a numeric column (NaN where rejected) and its problems. ``as_written`` gives
+    the column's cells as text when the reader parsed them as numbers (a CSV), so that a
+    rejected cell is reported as written ('-1', not '-1.0')."""
     distinct = column != "Volume"  # peak areas rarely repeat
     values = _plain_numbers(series, distinct)
     if values is not None and _usable(column, values).all():
         return values, _Problems(column, np.zeros(0, dtype=np.intp), [], [], [])
+    if as_written is not None and series.dtype == np.float64:
+        series = as_written(column)
     return _check_numeric(column, _cells(series, distinct=distinct))
 
 
@@ -483,7 +490,8 @@ def validate_input(raw: RawTable | pd.DataFrame,
     numeric: dict[str, np.ndarray] = {}
     problems = [name_problems]
     for column in _NUMERIC_COLUMNS:
-        numeric[column], found = _numeric_column(column, frame[column])
+        numeric[column], found = _numeric_column(column, frame[column],
+                                                 getattr(raw, "column_text", None))
         problems.append(found)
     anchor, anchor_problems = _check_anchor(_cells(frame["Anchor"]))
     problems.append(anchor_problems)

@@ -42,7 +42,9 @@ def test_path_bytes_file_object_and_dataframe_read_the_same(path: Path) -> None:
     from_file = read_table(io.BytesIO(data))
     with path.open("rb") as handle:
         from_handle = read_table(handle)
-    df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    # numbers as numbers, as the CSV reader gives them (every cell a finite number)
+    df = pd.read_csv(path, dtype={"Name": str, "Anchor": str}, keep_default_na=False,
+                     encoding="utf-8-sig")
     from_frame = read_table(df)
     expected = _frame_text(from_path)
     for other in (from_str, from_bytes, from_view, from_file, from_handle, from_frame):
@@ -66,7 +68,8 @@ def test_sample_shape_and_lines() -> None:
     assert len(raw) == 323
     assert raw.lines.dtype == np.int64
     np.testing.assert_array_equal(raw.lines, np.arange(2, 325))
-    assert raw.frame.iloc[0].tolist() == ["GD1(34:1;O2)", "7.588", "530172", "0.44", "T"]
+    assert raw.frame.iloc[0].tolist() == ["GD1(34:1;O2)", 7.588, 530172.0, 0.44, "T"]
+    assert raw.column_text is not None and raw.column_text("RT")[0] == "7.588"
     assert raw.extras.shape == (323, 0)
 
 
@@ -75,7 +78,8 @@ def test_bom_is_stripped_from_the_first_header() -> None:
     raw = read_table(SMALL)
     assert list(raw.frame.columns) == CANONICAL
     assert raw.column_mapping["Name"] == "Name"
-    assert raw.frame["Log P"].tolist()[-1] == "-0.94"  # negative numbers are untouched text
+    assert raw.frame["Log P"].tolist()[-1] == -0.94
+    assert raw.column_text("Log P").tolist()[-1] == "-0.94"  # as written
 
 
 # -- headers ------------------------------------------------------------------------------------
@@ -86,7 +90,7 @@ def test_aliases_case_and_separators_map_to_canonical_columns() -> None:
     assert raw.column_mapping == {"Name": " compound_Name ", "RT": "RETENTION-TIME",
                                   "Volume": "Peak Area", "Log P": "c_log_p",
                                   "Anchor": "Is Anchor"}
-    assert raw.frame.iloc[0].tolist() == ["GM3(36:1;O2)", "10.6", "2e6", "-0.5", "yes"]
+    assert raw.frame.iloc[0].tolist() == ["GM3(36:1;O2)", 10.6, 2e6, -0.5, "yes"]
     assert raw.extras["Notes"].tolist() == ["x"]
     assert "';' as its delimiter" in raw.notes[0]
 
@@ -168,7 +172,7 @@ def test_unquoted_semicolon_in_a_semicolon_file_gets_a_hint() -> None:
 
 def test_missing_trailing_fields_read_as_empty_text() -> None:
     raw = read_table((HEADER + "GM3(36:1;O2),10.6\n").encode())
-    assert raw.frame.iloc[0].tolist() == ["GM3(36:1;O2)", "10.6", "", "", ""]
+    assert raw.frame.iloc[0].tolist() == ["GM3(36:1;O2)", 10.6, "", "", ""]
 
 
 # -- the bad-input corpus: one InputFormatError, one line, naming the file ------------------------
@@ -408,3 +412,50 @@ def test_damaged_csv_raises_only_input_format_errors(messy: MessyCsv, at: int, c
         validate_input(read_table(damaged, filename="damaged.csv"))
     except InputFormatError as error:  # EmptyAnalysisError included
         assert "\n" not in str(error) and "'damaged.csv'" in str(error)
+
+
+# -- numbers parsed by the C parser (the typed CSV path) --------------------------------------
+def _number_texts(seed: int = 0, k: int = 400) -> list[str]:
+    """Many notations of in-bounds RTs: repr, fixed, exponent, 17-30 digits, signs, blanks."""
+    rng = np.random.default_rng(seed)
+    values = rng.uniform(1e-6, 120.0, k) * 10.0 ** -rng.integers(0, 6, k)
+    forms = [repr, "{:e}".format, "{:.17E}".format, "{:.25g}".format, "{:.30f}".format,
+             lambda v: "00" + repr(v), lambda v: f"{v:.17f}0000000000000001",
+             lambda v: "+" + repr(v), lambda v: " " + repr(v) + " ",
+             lambda v: " +" + repr(v), lambda v: "+" + repr(v) + " "]
+    return [form(float(v)) for form in forms for v in values]
+
+
+def test_numbers_read_as_floats_equal_float_of_their_text() -> None:
+    texts = _number_texts()
+    rows = "".join(f"GM3(36:1;O2),{t},{t},1.5,T\n" for t in texts)
+    plain = read_table((HEADER + rows).encode())  # a cell '+1.5 ' sends it to the text path
+    assert plain.column_text is None and plain.frame["RT"].dtype != np.float64
+    table, report = validate_input(plain)
+    assert len(report) == 0 and table["RT"].tolist() == [float(t) for t in texts]
+    for start in range(0, len(texts), 400):  # one notation per file: the typed path
+        part = texts[start:start + 400]
+        raw = read_table((HEADER + "".join(f"GM3(36:1;O2),{t},{t},1.5,T\n" for t in part)).encode())
+        expected = [float(t) for t in part]
+        assert (raw.frame["RT"].dtype == np.float64) == ("+" not in part[0].split("e")[0])
+        table, report = validate_input(raw)
+        assert len(report) == 0
+        assert table["RT"].tolist() == expected and table["Volume"].tolist() == expected
+
+
+def test_a_rejected_number_is_reported_as_written() -> None:
+    raw = read_table((HEADER + "GM3(36:1;O2),10.6,2e6,7.74,T\n"
+                      "GD1(36:1;O2),-1.50,2.0E6,1,T\n").encode(), filename="neg.csv")
+    assert raw.frame["RT"].dtype == np.float64 and raw.frame["Volume"].dtype == np.float64
+    _, report = validate_input(raw)
+    assert report.entries[["row", "line", "column", "value"]].to_dict("records") == [
+        {"row": 1, "line": 3, "column": "RT", "value": "-1.50"}]
+
+
+@pytest.mark.parametrize("cell", ["inf", "nan", "NaN", "", "n/a", "1.5.1", "True"])
+def test_numbers_that_are_not_finite_numbers_stay_text(cell: str) -> None:
+    raw = read_table((HEADER + f"GM3(36:1;O2),10.6,2e6,7.74,T\nGD1(36:1;O2),{cell},1,1,T\n"
+                      ).encode())
+    assert raw.frame["RT"].tolist() == ["10.6", cell]
+    _, report = validate_input(raw)
+    assert report.entries["value"].tolist() == [cell]
