@@ -24,10 +24,10 @@ from ..errors import InvalidParameterError
 from ..io.readers import RawTable, read_table
 from ..params import AnalysisParams
 from .events import ProgressEvent
-from .names import format_name, parse_name, species_formula
+from .names import factorize_by_name, format_name, parse_name, species_formula
 from .results import AnalysisResult, InputReport
 from .rules import DEFAULT_RULES, FLAG_PREFIX, Rule
-from .schema import COMPOUND_COLUMNS, EXTRA_COLUMNS
+from .schema import COMPOUND_COLUMNS, EXTRA_COLUMNS, TEXT_COLUMNS
 from .validate import validate_input, working_table
 
 __all__ = ["analyze", "prepare"]
@@ -241,7 +241,8 @@ def _assemble(table: pd.DataFrame, work: pd.DataFrame, report: InputReport,
             analysed = _placed(np.ones(len(pos), dtype=bool), pos, n, False, dtype=bool)
             out["confidence"][~analysed] = np.nan
     # names: LIPID MAPS shorthand, formula and mass (each distinct analysed name once)
-    codes, uniq = pd.factorize(names)  # a rejected row: -1, the last entry of each array below
+    # a rejected row: -1, the last entry of each array below
+    codes, uniq = factorize_by_name(work, "Name") if complete else pd.factorize(names)
     if complete and codes.min() >= 0 and all(isinstance(u, str) for u in uniq):
         out["Name"] = pd.array(np.asarray(uniq, dtype=object), dtype=_TEXT).take(codes)
     looked_up = [(_lipid_maps(u), *species_formula(u)) for u in uniq]
@@ -252,6 +253,10 @@ def _assemble(table: pd.DataFrame, work: pd.DataFrame, report: InputReport,
     out["lipid_maps_name"] = pd.array(lm, dtype=_TEXT).take(codes)
     out["formula"] = pd.array(formula, dtype=_TEXT).take(codes)
     out["mass"] = mass[codes]
+    for column in TEXT_COLUMNS.intersection(out):  # text by contract: no need to infer it
+        values = out[column]
+        if isinstance(values, np.ndarray) and values.dtype == object:
+            out[column] = pd.array(values, dtype=_TEXT)
     frame = pd.DataFrame(out, copy=False)
     ordered = [c for c in COMPOUND_COLUMNS if c in frame] + [c for c in EXTRA_COLUMNS if c in frame]
     rest = [c for c in frame.columns if c not in ordered]

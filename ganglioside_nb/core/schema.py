@@ -18,6 +18,7 @@ __all__ = [
     "EXTRA_COLUMNS",
     "INPUT_COLUMNS",
     "INPUT_REPORT_COLUMNS",
+    "TEXT_COLUMNS",
     "normalise_header",
 ]
 
@@ -75,4 +76,9 @@ EXTRA_COLUMNS: tuple[str, ...] = (
     "rule4_status", "predictive_sd", "lipid_maps_name", "formula", "mass",
 )
 
+#: Columns of the compounds table that hold text (pandas' ``str`` dtype), whatever rule set them.
+TEXT_COLUMNS: frozenset[str] = frozenset({
+    "Name", "prefix", "base_class", "category", "status", "model", "reason", "flags",
+    "confidence_level", "core_class", "isomer", "ceramide", "isomer_series", "isomer_type",
+    "rule4_status", "lipid_maps_name", "formula"})
 STATUSES: tuple[str, ...] = ("valid", "outlier", "fragment", "rejected")

@@ -48,10 +48,12 @@ __all__ = [
 NAME_INT_COLUMNS: tuple[str, ...] = (
     "sialic_acids", "neutral_sugars", "sugar_count", "core_sugar_count",
     "n_OAc", "n_dHex", "n_Hex", "n_HexNAc", "n_NeuAc", "n_NeuGc", "a", "b")
-#: Name fields holding text (object; missing where the name did not parse).
+#: Name fields holding text (pandas' text dtype; missing where the name did not parse).
 NAME_TEXT_COLUMNS: tuple[str, ...] = tuple(
     c for c in NAME_COLUMNS if c not in NAME_INT_COLUMNS and c != "oxygen")
 _NUMERIC_COLUMNS: tuple[str, ...] = ("RT", "Volume", "Log P")
+#: pandas' text dtype (what a frame infers for a column of text objects).
+_TEXT = pd.StringDtype(na_value=np.nan)
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _to_text = np.frompyfunc(str, 1, 1)
 _strip = np.frompyfunc(str.strip, 1, 1)
@@ -419,11 +421,13 @@ def _typed_name_fields_of_frame(names: np.ndarray) -> dict[str, Any]:
 
 
 def _take(values: Any, codes: np.ndarray) -> Any:
-    """Per-row values from per-value ones (text as an object Series, which a frame keeps)."""
+    """Per-row values from per-value ones; text becomes pandas' text dtype per distinct value
+    (the frame would otherwise infer it from every row's object)."""
     if not isinstance(values, np.ndarray):
         return values.take(codes)
-    taken = values[codes]
-    return pd.Series(taken, dtype=object, copy=False) if taken.dtype == object else taken
+    if values.dtype == object:
+        return pd.array(values, dtype=_TEXT).take(codes)
+    return values[codes]
 
 
 # --------------------------------------------------------------------------------------------
@@ -448,7 +452,7 @@ def validate_input(raw: RawTable | pd.DataFrame,
         ``RT``, ``Volume``, ``Log P`` (float64, NaN where the cell is rejected), ``Anchor``
         (bool, False where rejected), ``rejected`` (bool), then the name fields of
         ``core.names.NAME_COLUMNS`` (missing where the name did not parse; counts as nullable
-        ``Int64``, ``oxygen`` float64, text as object).
+        ``Int64``, ``oxygen`` float64, text as pandas' text dtype).
     report : InputReport
         One entry per problem (``row``, ``line``, ``column``, ``value`` as raw text, ``reason``),
         ordered by row then column; ``notes`` holds file-level findings.
