@@ -233,12 +233,13 @@ def _structural(table: pd.DataFrame, params: AnalysisParams) -> RuleOutcome:
 
     model = StructuralRTModel(min_anchors_slope=params.min_anchors)
     needed = list(dict.fromkeys([*model.features, "prefix", "base_class", "Name", "ceramide", "RT",
-                                 "Volume", "row"]))
-    anchors = table[needed].iloc[a_pos]
+                                 "Volume", "row", *(["name_id"] if "name_id" in table else [])]))
+    narrow = table[needed]  # the model's rows are sliced from these columns only
+    anchors = narrow.iloc[a_pos]
     order = canonical_order(anchors)
     a_pos, anchors = a_pos[order], anchors.iloc[order]
     full = model.fit(anchors, rt[a_pos])
-    mean, sd, second = full.predict_dist(table, rt=rt)
+    mean, sd, second = full.predict_dist(narrow, rt=rt)
     train_r2 = regression_metrics(rt[a_pos], mean[a_pos])["r2"]
     loo_mean, loo_sd, loo_second, method = structural_out_of_sample(anchors, params, full)
     mean[a_pos], sd[a_pos], second[a_pos] = loo_mean, loo_sd, loo_second
