@@ -255,8 +255,8 @@ class StructuralRTModel(RegressorMixin, BaseEstimator):
         lam = self._prior_precision(theta)
         a = beta * self.gram_
         a[np.diag_indices_from(a)] += lam
-        chol = linalg.cho_factor(a, lower=True, check_finite=False)
-        m = beta * linalg.cho_solve(chol, self.xty_, check_finite=False)
+        chol = _cholesky(a)
+        m = beta * _cho_solve(chol, self.xty_)
         sse = self.yty_ - 2 * m @ self.xty_ + m @ self.gram_ @ m
         logdet = 2 * np.sum(np.log(np.diag(chol[0])))
         ev = 0.5 * (np.sum(np.log(lam)) + self.n_ * theta[0] + self.logw_ - logdet - beta * sse
@@ -274,7 +274,7 @@ class StructuralRTModel(RegressorMixin, BaseEstimator):
         ev, m, chol = self._posterior(theta)
         beta = math.exp(theta[0])
         lam = self._prior_precision(theta)
-        inv = linalg.cho_solve(chol, np.eye(len(m)), check_finite=False)
+        inv = _cho_solve(chol, np.eye(len(m)))
         sse = self.yty_ - 2 * m @ self.xty_ + m @ self.gram_ @ m
         grad = np.empty(4)
         grad[0] = 0.5 * (self.n_ - beta * np.sum(inv * self.gram_) - beta * sse)
@@ -457,8 +457,8 @@ class StructuralRTModel(RegressorMixin, BaseEstimator):
         second = np.zeros(n, dtype=bool)
         for test in folds:
             g_test, x_test, _, _ = self._sufficient(phi, species, train, yc, self.weights_, rows=test)
-            chol = linalg.cho_factor(a_full - beta * g_test, lower=True, check_finite=False)
-            m = linalg.cho_solve(chol, b_full - beta * x_test, check_finite=False)
+            chol = _cholesky(a_full - beta * g_test)
+            m = _cho_solve(chol, b_full - beta * x_test)
             alt = phi[species[test]]
             m0 = alt @ m
             s = eligible[test] & (np.abs(yc[test] - m0 - m[k]) < np.abs(yc[test] - m0))
@@ -561,6 +561,29 @@ class StructuralRTModel(RegressorMixin, BaseEstimator):
         pos = pd.Index(self.slope_prefixes_).get_indexer(prefix) if self.slope_prefixes_.size \
             else np.full(len(prefix), -1)
         return float(self.coef_[1 + list(self.features).index("Log P")]) + shifts[pos]
+
+
+# The type-II fit evaluates its objective ~80 times on a p x p matrix (p ~ 60): LAPACK is called
+# directly, without scipy.linalg's per-call argument checks (about half of each evaluation).
+_POTRF, _POTRS = linalg.get_lapack_funcs(("potrf", "potrs"), (np.empty(1, dtype=np.float64),))
+
+
+def _cholesky(a: np.ndarray) -> tuple[np.ndarray, bool]:
+    """``linalg.cho_factor(a, lower=True)`` of a symmetric positive definite float64 matrix."""
+    c, info = _POTRF(a, lower=1, clean=0)
+    if info != 0:
+        raise linalg.LinAlgError(f"{info}-th leading minor not positive definite" if info > 0
+                                 else f"illegal value in argument {-info} of potrf")
+    return c, True
+
+
+def _cho_solve(chol: tuple[np.ndarray, bool], b: np.ndarray) -> np.ndarray:
+    """``linalg.cho_solve(chol, b)``."""
+    x, info = _POTRS(chol[0], b, lower=int(chol[1]))
+    if info != 0:
+        raise ValueError(f"illegal value in argument {-info} of potrs")
+    out: np.ndarray = x
+    return out
 
 
 def _quad_inv(chol: tuple[np.ndarray, bool], rows: np.ndarray) -> np.ndarray:
