@@ -521,9 +521,11 @@ class _CsvColumnText:
     mapping: dict[str, int]
 
     def __call__(self, column: str) -> pd.Series:
+        # The options that read the file, all columns as text (``usecols`` would check the
+        # width of every row differently).
         frame = pd.read_csv(io.BytesIO(self.body), **_csv_options(self.delimiter, self.width),
-                            usecols=[self.mapping[column]], dtype=str)
-        return frame.iloc[:, 0]
+                            dtype=str)
+        return frame[self.mapping[column]]
 
 
 def _csv_options(delimiter: str, width: int) -> dict[str, Any]:

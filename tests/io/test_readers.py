@@ -409,7 +409,11 @@ def test_damaged_csv_raises_only_input_format_errors(messy: MessyCsv, at: int, c
     at %= len(messy.data) + 1
     damaged = messy.data[:at] + junk + messy.data[at + cut:]
     try:
-        validate_input(read_table(damaged, filename="damaged.csv"))
+        raw = read_table(damaged, filename="damaged.csv")
+        if raw.column_text is not None:  # numbers read as floats: their text is at hand too
+            for column in ("RT", "Volume", "Log P"):
+                assert len(raw.column_text(column)) == len(raw)
+        validate_input(raw)
     except InputFormatError as error:  # EmptyAnalysisError included
         assert "\n" not in str(error) and "'damaged.csv'" in str(error)
 
@@ -459,3 +463,12 @@ def test_numbers_that_are_not_finite_numbers_stay_text(cell: str) -> None:
     assert raw.frame["RT"].tolist() == ["10.6", cell]
     _, report = validate_input(raw)
     assert report.entries["value"].tolist() == [cell]
+
+
+def test_a_short_only_row_with_a_rejected_number_is_reported() -> None:
+    # The only data row is shorter than the header: re-reading one column with ``usecols``
+    # raised ParserError ('Too many columns specified'); the text comes from a whole re-read.
+    raw = read_table((HEADER + "GM3(36:1;O2),-1,2e6,7.74\n").encode(), filename="short.csv")
+    assert raw.frame["RT"].dtype == np.float64 and raw.column_text("RT").tolist() == ["-1"]
+    with pytest.raises(InputFormatError, match="RT outside"):
+        validate_input(raw)
