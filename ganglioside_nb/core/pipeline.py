@@ -11,7 +11,6 @@ import datetime as _dt
 import functools
 import platform
 import time
-from collections import Counter
 from collections.abc import Callable
 from importlib import metadata
 from typing import Any
@@ -109,8 +108,9 @@ def analyze(data: Any, params: AnalysisParams | dict[str, Any] | None = None, *,
         emit(rule.__name__, _rule_message(rule.__name__, outcome.statistics))
 
     compounds = _assemble(inputs, work, report, extras)
+    flag_counts = _flag_counts(work)
     del work
-    statistics = _statistics(compounds, tables.get("models"), params, rule_stats)
+    statistics = _statistics(compounds, tables.get("models"), params, rule_stats, flag_counts)
     empty = pd.DataFrame()
     result = AnalysisResult(
         compounds=compounds, models=tables.get("models", empty), input_report=report,
@@ -279,8 +279,15 @@ _INTERNAL = frozenset({"written_prefix", "core_sugar_count", "chains", "noise_sd
                        "logp_slope", "name_id"})
 
 
+def _flag_counts(work: pd.DataFrame) -> dict[str, int]:
+    """Rows per flag (rejected rows have none), alphabetical; flags set on no row left out."""
+    counts = {c[len(FLAG_PREFIX):]: int(np.count_nonzero(work[c].to_numpy(dtype=bool)))
+              for c in work.columns if c.startswith(FLAG_PREFIX)}
+    return {f: k for f, k in sorted(counts.items()) if k}
+
+
 def _statistics(compounds: pd.DataFrame, models: pd.DataFrame | None, params: AnalysisParams,
-                rule_stats: dict[str, Any]) -> dict[str, Any]:
+                rule_stats: dict[str, Any], flag_counts: dict[str, int]) -> dict[str, Any]:
     # Statuses and flag combinations are compared once each, through their codes.
     codes, labels = pd.factorize(compounds["status"].to_numpy())  # a missing status: -1
     labels = np.asarray(labels, dtype=object)
@@ -297,12 +304,6 @@ def _statistics(compounds: pd.DataFrame, models: pd.DataFrame | None, params: An
     else:
         judged = (np.isfinite(compounds["predicted_rt"].to_numpy(dtype=float))
                   & bool(accepted) & not_rejected)
-    flag_counts: dict[str, int] = {}
-    # Counter hashes each text object once (the rows share a few), cheaper than factorize here.
-    for text, k in Counter(compounds["flags"].to_numpy()).items():
-        if not pd.isna(text):
-            for f in filter(None, str(text).split(";")):
-                flag_counts[f] = flag_counts.get(f, 0) + k
     r1 = rule_stats.get("flag_rt_outliers", {})
     return {
         "total_rows": len(compounds), "rejected_rows": len(compounds) - analysed,
@@ -318,7 +319,7 @@ def _statistics(compounds: pd.DataFrame, models: pd.DataFrame | None, params: An
         "validation_method": r1.get("validation_method", ""),
         "mean_confidence": _num(float(np.nanmean(compounds["confidence"])) if analysed else None),
         "mode": params.mode, "chromatography": params.chromatography,
-        "flag_counts": dict(sorted(flag_counts.items())),
+        "flag_counts": flag_counts,
         "rules": rule_stats,
     }
 

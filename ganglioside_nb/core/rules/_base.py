@@ -21,6 +21,7 @@ text column at the end. ``FLAG_WEIGHTS`` (ALGORITHM.md §6.7) gives each flag's 
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -60,7 +61,24 @@ def comparable_rows(table: pd.DataFrame) -> np.ndarray:
     at its parent's RT by construction). Before Rule 5 there is no ``status``: all rows."""
     if "status" not in table:
         return np.ones(len(table), dtype=bool)
-    return table["status"].to_numpy(dtype=object) != "fragment"  # a missing status is not "fragment"
+    status = table["status"].to_numpy(dtype=object)
+    owner = status if status.base is None else status.base
+    # Five rules ask in turn about the same status column (never changed in place: rules do
+    # not mutate their table), and each comparison of 100k objects costs ~1 ms: the last
+    # answer is kept while that array lives.
+    memo = _COMPARABLE_MEMO[0]  # one read: another thread may replace the entry meanwhile
+    if memo is not None and memo[0]() is owner and len(memo[1]) == len(status):
+        return memo[1].copy()
+    out: np.ndarray = status != "fragment"  # a missing status is not "fragment"
+    try:
+        _COMPARABLE_MEMO[0] = (weakref.ref(owner), out.copy())
+    except TypeError:  # an object that takes no weak reference: no memo
+        _COMPARABLE_MEMO[0] = None
+    return out
+
+
+#: (weak reference to a status array, its comparable mask): the last answer of comparable_rows.
+_COMPARABLE_MEMO: list[tuple[weakref.ref[Any], np.ndarray] | None] = [None]
 
 
 @dataclass(frozen=True)
