@@ -62,8 +62,22 @@ CANONICAL_KEYS: tuple[str, ...] = ("prefix", "ceramide", "RT", "Log P", "Volume"
 def canonical_order(table: pd.DataFrame) -> np.ndarray:
     """Positions of ``table`` sorted by (prefix, ceramide, RT, Log P, Volume, row) (R9)."""
     keys = [table[k].to_numpy() for k in reversed(CANONICAL_KEYS)]
-    # text keys as codes in sorted order: lexsort on Python strings compares object by object
-    return np.lexsort([pd.factorize(k, sort=True)[0] if k.dtype == object else k for k in keys])
+    # Text keys (name fields) as codes in sorted order: lexsort on Python strings compares
+    # object by object. The distinct values come through the names (factorize_by_name) and are
+    # ranked among themselves: the codes of pd.factorize(sort=True).
+    return np.lexsort([_sorted_codes(table, k) if v.dtype == object else v
+                       for k, v in zip(reversed(CANONICAL_KEYS), keys, strict=True)])
+
+
+def _sorted_codes(table: pd.DataFrame, column: str) -> np.ndarray:
+    """``pd.factorize(table[column], sort=True)[0]`` for a name field."""
+    codes, uniques = factorize_by_name(table, column)
+    if len(codes) and codes.min() < 0:  # a missing value (code -1): pandas' own way
+        return pd.factorize(table[column].to_numpy(), sort=True)[0]
+    rank = np.empty(len(uniques), dtype=np.intp)
+    rank[np.argsort(np.asarray(uniques, dtype=object), kind="stable")] = np.arange(len(uniques))
+    out: np.ndarray = rank[codes]
+    return out
 
 
 def regression_metrics(y: np.ndarray, pred: np.ndarray) -> dict[str, float]:

@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 __all__ = ["flag_rt_outliers", "structural_out_of_sample"]
 
 _MOD_COLUMNS = ("n_OAc", "n_dHex", "n_HexNAc", "n_Hex", "n_NeuAc", "n_NeuGc")
+#: pandas' text dtype, as a frame infers it for text objects.
+_TEXT = pd.StringDtype(na_value=np.nan)
 
 
 def flag_rt_outliers(table: pd.DataFrame, params: AnalysisParams) -> RuleOutcome:
@@ -62,8 +64,12 @@ def _prefixed(head: str, values: np.ndarray) -> np.ndarray:
 def _validation_frame(table: pd.DataFrame, pos: np.ndarray, pred: np.ndarray, model: Any,
                       method: Any) -> pd.DataFrame:
     rt = table["RT"].to_numpy()[pos]
-    return pd.DataFrame({"row": table["row"].to_numpy()[pos], "Name": table["Name"].to_numpy()[pos],
-                         "prefix": table["prefix"].to_numpy()[pos], "model": model, "RT": rt,
+    text: dict[str, Any] = {c: table[c].to_numpy()[pos] for c in ("Name", "prefix")}
+    if len(pos):  # text per row: made text directly, not inferred from every object
+        text = {c: pd.array(v, dtype=_TEXT) for c, v in text.items()}
+        if not isinstance(model, str):
+            model = pd.array(np.asarray(model, dtype=object), dtype=_TEXT)
+    return pd.DataFrame({"row": table["row"].to_numpy()[pos], **text, "model": model, "RT": rt,
                          "predicted_rt": pred, "residual": rt - pred, "method": method})
 
 
