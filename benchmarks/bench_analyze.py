@@ -35,11 +35,15 @@ else:
     peak = peak_mb()                            # one analysis, its result still alive
     stats = r.statistics
     del r
+    events = []
     t2 = time.perf_counter()
-    g.analyze(path)
+    g.analyze(path, progress=events.append)
+    ends = [e.elapsed_s for e in events]
+    steps = {e.step: round(1e3 * (end - start), 1)   # warm, ms per step (read ... done)
+             for e, start, end in zip(events, [0.0, *ends], ends)}
     out = {"seconds": cold, "warm_seconds": time.perf_counter() - t2, "import_and_setup": t1 - t0,
            "peak_rss_mb": peak, "rows": stats["total_rows"], "anchors": stats["anchors"],
-           "oos_r2": stats["oos_r2"], "method": stats["validation_method"]}
+           "oos_r2": stats["oos_r2"], "method": stats["validation_method"], "steps_ms": steps}
 print(json.dumps(out))
 """
 
@@ -63,6 +67,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, nargs="+", default=[100_000, 1_000_000])
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--steps", action="store_true", help="also print the warm run's ms per step")
     args = ap.parse_args()
     for rows in args.rows:
         path = table(rows)
@@ -77,6 +82,8 @@ def main() -> None:
                           "import_setup_s": round(res["import_and_setup"], 2),
                           "peak_rss_mb": round(res["peak_rss_mb"]), "anchors": res["anchors"],
                           "oos_r2": res["oos_r2"], "validation": res["method"]}))
+        if args.steps:
+            print(json.dumps({"rows": rows, "warm_steps_ms": res["steps_ms"]}))
 
 
 if __name__ == "__main__":
