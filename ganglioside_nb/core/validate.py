@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import numbers
 import re
-from dataclasses import dataclass
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np

@@ -2,13 +2,15 @@
 
 :func:`read_table` runs the file-level checks of FEATURES.md A2 in order (extension, size,
 emptiness, encoding, quoting, header, required columns, data rows) and returns a
-:class:`RawTable`: the five canonical columns holding the *raw* cells (text for CSV, native
-openpyxl values for XLSX, the given values for a DataFrame), the carried-through columns, the
+:class:`RawTable`: the five canonical columns holding the *raw* cells (text for CSV, numbers
+too where a whole column is finite numbers, native openpyxl values for XLSX, the given values for
+a DataFrame), the carried-through columns, the
 1-based file line of every data row and the SHA-256 of the exact input bytes. Cells are checked
 by :func:`ganglioside_nb.core.validate.validate_input`, cell by cell; the reader only lets pandas'
 C parser turn a CSV's RT, Volume and Log P columns into float64 when every cell of the column is
-a finite number (the common case: a third of the reading time), and keeps the written text one
-call away (:attr:`RawTable.column_text`) for the report of a rejected cell.
+a finite number (the common case; keeping them as text cost a third of the reading time), and
+keeps the written text one call away (:attr:`RawTable.column_text`) for the report of a rejected
+cell.
 
 A file that cannot be analysed at all raises one :class:`~ganglioside_nb.errors.InputFormatError`
 whose one-line message names the file, the check and what was found
@@ -27,8 +29,8 @@ import hashlib
 import io
 import os
 import re
-import zipfile
 import warnings
+import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,7 +70,8 @@ class RawTable:
 
     Attributes
     ----------
-    frame : the canonical columns ``Name, RT, Volume, Log P, Anchor`` holding the raw cells.
+    frame : the canonical columns ``Name, RT, Volume, Log P, Anchor`` holding the raw cells
+        (a CSV's number columns as float64 where every cell is a finite number).
     extras : the other columns, carried through (renamed ``<name>_input`` on a clash with an
         output column), aligned with ``frame``.
     lines : 1-based file or sheet line of each data row (header = 1), int64.
@@ -451,12 +454,12 @@ def _read_csv(data: bytes, filename: str | None) -> RawTable:
                      "only blank lines")
     header_text = body[records.starts[solid[0]]:records.ends[solid[0]]].decode("utf-8")
     delimiter = _sniff_delimiter(header_text)
+    notes: list[str] = ["The file uses ';' as its delimiter."] if delimiter == ";" else []
     if solid[0] == 0 and records.starts[0] == 0 and '"' not in header_text:
         typed = _read_csv_typed(body, buf, records, header_text.rstrip("\r").split(delimiter),
                                 delimiter, filename)
         if typed is not None:
             header, columns, lines, mapping, column_text = typed
-            notes = ["The file uses ';' as its delimiter."] if delimiter == ";" else []
             return _assemble(header, columns, lines, filename, digest, len(data), "csv", notes,
                              mapping, column_text)
     try:
@@ -472,9 +475,6 @@ def _read_csv(data: bytes, filename: str | None) -> RawTable:
     header = [str(h) for h in parsed.iloc[0].tolist()]
     columns = [parsed.iloc[1:, j].reset_index(drop=True) for j in range(parsed.shape[1])]
     n = len(parsed) - 1
-    notes: list[str] = []
-    if delimiter == ";":
-        notes.append("The file uses ';' as its delimiter.")
     data_records = solid[1:]
     if data_records.size == n:
         lines = records.lines[data_records]
