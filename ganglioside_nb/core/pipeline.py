@@ -26,7 +26,7 @@ from .events import ProgressEvent
 from .names import factorize_by_name, format_name, parse_name, species_formula
 from .results import AnalysisResult, InputReport
 from .rules import DEFAULT_RULES, FLAG_PREFIX, Rule
-from .schema import COMPOUND_COLUMNS, EXTRA_COLUMNS, TEXT_COLUMNS
+from .schema import COMPOUND_COLUMNS, EXTRA_COLUMNS, TEXT_COLUMNS, TEXT_DTYPE
 from .validate import validate_input, working_table
 
 __all__ = ["analyze", "prepare"]
@@ -177,8 +177,6 @@ def _lipid_maps(name: str) -> str:
     return format_name(parse_name(name), style="lipidmaps")
 
 
-#: The dtype pandas infers for a column of text objects.
-_TEXT = pd.StringDtype(na_value=np.nan)
 
 
 def _work_values(work: pd.DataFrame, column: str) -> Any:
@@ -186,7 +184,7 @@ def _work_values(work: pd.DataFrame, column: str) -> Any:
     the frame would infer that same column from its objects (pandas' text dtype, not all
     missing); anything else as a numpy array."""
     series = work[column]
-    if series.dtype == _TEXT and not pd.isna(series.iat[0]):
+    if series.dtype == TEXT_DTYPE and not pd.isna(series.iat[0]):
         return series.array
     return series.to_numpy()
 
@@ -220,7 +218,7 @@ def _assemble(table: pd.DataFrame, work: pd.DataFrame, report: InputReport,
     flags = _flags_text(work)
     if not complete:
         flags = _placed(flags, pos, n, "")
-    out["flags"] = pd.array(flags, dtype=_TEXT)  # text only: no need to infer
+    out["flags"] = pd.array(flags, dtype=TEXT_DTYPE)  # text only: no need to infer
     out["status"] = (out["status"] if complete and "status" in out
                      else _placed(work["status"].to_numpy(), pos, n, "rejected"))
     if "reason" not in out:
@@ -244,19 +242,19 @@ def _assemble(table: pd.DataFrame, work: pd.DataFrame, report: InputReport,
     # a rejected row: -1, the last entry of each array below
     codes, uniq = factorize_by_name(work, "Name") if complete else pd.factorize(names)
     if complete and codes.min() >= 0 and all(isinstance(u, str) for u in uniq):
-        out["Name"] = pd.array(np.asarray(uniq, dtype=object), dtype=_TEXT).take(codes)
+        out["Name"] = pd.array(np.asarray(uniq, dtype=object), dtype=TEXT_DTYPE).take(codes)
     looked_up = [(_lipid_maps(u), *species_formula(u)) for u in uniq]
     lm = np.array([x[0] for x in looked_up] + [""], dtype=object)
     formula = np.array([x[1] or "" for x in looked_up] + [""], dtype=object)
     mass = np.array([np.nan if x[2] is None else x[2] for x in looked_up] + [np.nan], dtype=float)
     # Text built per distinct name is made a text column directly (the frame would infer it).
-    out["lipid_maps_name"] = pd.array(lm, dtype=_TEXT).take(codes)
-    out["formula"] = pd.array(formula, dtype=_TEXT).take(codes)
+    out["lipid_maps_name"] = pd.array(lm, dtype=TEXT_DTYPE).take(codes)
+    out["formula"] = pd.array(formula, dtype=TEXT_DTYPE).take(codes)
     out["mass"] = mass[codes]
     for column in TEXT_COLUMNS.intersection(out):  # text by contract: no need to infer it
         values = out[column]
         if isinstance(values, np.ndarray) and values.dtype == object:
-            out[column] = pd.array(values, dtype=_TEXT)
+            out[column] = pd.array(values, dtype=TEXT_DTYPE)
     frame = pd.DataFrame(out, copy=False)
     ordered = [c for c in COMPOUND_COLUMNS if c in frame] + [c for c in EXTRA_COLUMNS if c in frame]
     rest = [c for c in frame.columns if c not in ordered]

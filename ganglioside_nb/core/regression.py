@@ -578,7 +578,7 @@ class StructuralRTModel(RegressorMixin, BaseEstimator):
 
 
 # The type-II fit evaluates its objective ~80 times on a p x p matrix (p ~ 60): LAPACK is called
-# directly, without scipy.linalg's per-call argument checks (about half of each evaluation).
+# directly, without scipy.linalg's per-call argument checks (about a third of each evaluation).
 _POTRF, _POTRS = linalg.get_lapack_funcs(("potrf", "potrs"), (np.empty(1, dtype=np.float64),))
 
 

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
+import pandas as pd
+
 __all__ = [
     "ANCHOR_FALSE",
     "ANCHOR_TRUE",
@@ -19,6 +22,7 @@ __all__ = [
     "INPUT_COLUMNS",
     "INPUT_REPORT_COLUMNS",
     "TEXT_COLUMNS",
+    "TEXT_DTYPE",
     "normalise_header",
 ]
 
@@ -76,7 +80,11 @@ EXTRA_COLUMNS: tuple[str, ...] = (
     "rule4_status", "predictive_sd", "lipid_maps_name", "formula", "mass",
 )
 
-#: Columns of the compounds table that hold text (pandas' ``str`` dtype), whatever rule set them.
+#: pandas' text dtype: what a DataFrame infers for a column of text objects. Text columns are
+#: made with it directly (``pd.array(values, dtype=TEXT_DTYPE)``, or a take of the distinct
+#: values), which costs far less than letting a frame infer it from 100k objects.
+TEXT_DTYPE = pd.StringDtype(na_value=np.nan)
+#: Columns of the compounds table that hold text (:data:`TEXT_DTYPE`), whatever rule set them.
 TEXT_COLUMNS: frozenset[str] = frozenset({
     "Name", "prefix", "base_class", "category", "status", "model", "reason", "flags",
     "confidence_level", "core_class", "isomer", "ceramide", "isomer_series", "isomer_type",

@@ -30,7 +30,14 @@ from ..errors import EmptyAnalysisError, InputFormatError
 from ..params import AnalysisParams
 from .names import NAME_COLUMNS, name_fields, parse_names
 from .results import InputReport
-from .schema import ANCHOR_FALSE, ANCHOR_TRUE, BOUNDS, INPUT_COLUMNS, INPUT_REPORT_COLUMNS
+from .schema import (
+    ANCHOR_FALSE,
+    ANCHOR_TRUE,
+    BOUNDS,
+    INPUT_COLUMNS,
+    INPUT_REPORT_COLUMNS,
+    TEXT_DTYPE,
+)
 
 if TYPE_CHECKING:
     from ..io.readers import RawTable
@@ -52,8 +59,6 @@ NAME_INT_COLUMNS: tuple[str, ...] = (
 NAME_TEXT_COLUMNS: tuple[str, ...] = tuple(
     c for c in NAME_COLUMNS if c not in NAME_INT_COLUMNS and c != "oxygen")
 _NUMERIC_COLUMNS: tuple[str, ...] = ("RT", "Volume", "Log P")
-#: pandas' text dtype (what a frame infers for a column of text objects).
-_TEXT = pd.StringDtype(na_value=np.nan)
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _to_text = np.frompyfunc(str, 1, 1)
 _strip = np.frompyfunc(str.strip, 1, 1)
@@ -426,7 +431,7 @@ def _take(values: Any, codes: np.ndarray) -> Any:
     if not isinstance(values, np.ndarray):
         return values.take(codes)
     if values.dtype == object:
-        return pd.array(values, dtype=_TEXT).take(codes)
+        return pd.array(values, dtype=TEXT_DTYPE).take(codes)
     return values[codes]
 
 

@@ -4,9 +4,9 @@
 emptiness, encoding, quoting, header, required columns, data rows) and returns a
 :class:`RawTable`: the five canonical columns holding the *raw* cells (text for CSV, numbers
 too where a whole column is finite numbers, native openpyxl values for XLSX, the given values for
-a DataFrame), the carried-through columns, the
-1-based file line of every data row and the SHA-256 of the exact input bytes. Cells are checked
-by :func:`ganglioside_nb.core.validate.validate_input`, cell by cell; the reader only lets pandas'
+a DataFrame), the carried-through columns, the 1-based file line of every data row and the
+SHA-256 of the exact input bytes. Cells are checked by
+:func:`ganglioside_nb.core.validate.validate_input`, cell by cell; the reader only lets pandas'
 C parser turn a CSV's RT, Volume and Log P columns into float64 when every cell of the column is
 a finite number (the common case; keeping them as text cost a third of the reading time), and
 keeps the written text one call away (:attr:`RawTable.column_text`) for the report of a rejected
@@ -512,8 +512,8 @@ _NUMBER_COLUMNS = ("RT", "Volume", "Log P")
 
 @dataclass(frozen=True)
 class _CsvColumnText:
-    """A canonical column of a headed CSV as written: parsed again, that column only, as text
-    (picklable, so a RawTable can travel to a worker)."""
+    """A canonical column of a headed CSV as written: the file parsed again with every cell as
+    text (picklable, so a RawTable can travel to a worker)."""
 
     body: bytes
     delimiter: str

@@ -24,6 +24,7 @@ from ..regression import (
     normal_quantile,
     regression_metrics,
 )
+from ..schema import TEXT_DTYPE
 from ._base import RuleOutcome
 
 if TYPE_CHECKING:
@@ -32,8 +33,6 @@ if TYPE_CHECKING:
 __all__ = ["flag_rt_outliers", "structural_out_of_sample"]
 
 _MOD_COLUMNS = ("n_OAc", "n_dHex", "n_HexNAc", "n_Hex", "n_NeuAc", "n_NeuGc")
-#: pandas' text dtype, as a frame infers it for text objects.
-_TEXT = pd.StringDtype(na_value=np.nan)
 
 
 def flag_rt_outliers(table: pd.DataFrame, params: AnalysisParams) -> RuleOutcome:
@@ -66,9 +65,9 @@ def _validation_frame(table: pd.DataFrame, pos: np.ndarray, pred: np.ndarray, mo
     rt = table["RT"].to_numpy()[pos]
     text: dict[str, Any] = {c: table[c].to_numpy()[pos] for c in ("Name", "prefix")}
     if len(pos):  # text per row: made text directly, not inferred from every object
-        text = {c: pd.array(v, dtype=_TEXT) for c, v in text.items()}
+        text = {c: pd.array(v, dtype=TEXT_DTYPE) for c, v in text.items()}
         if not isinstance(model, str):
-            model = pd.array(np.asarray(model, dtype=object), dtype=_TEXT)
+            model = pd.array(np.asarray(model, dtype=object), dtype=TEXT_DTYPE)
     return pd.DataFrame({"row": table["row"].to_numpy()[pos], **text, "model": model, "RT": rt,
                          "predicted_rt": pred, "residual": rt - pred, "method": method})
 
