@@ -26,6 +26,7 @@ from .events import ProgressEvent
 from .names import factorize_by_name, format_name, parse_name, species_formula
 from .results import AnalysisResult, InputReport
 from .rules import DEFAULT_RULES, FLAG_PREFIX, Rule
+from .rules._base import shared_answers
 from .schema import COMPOUND_COLUMNS, EXTRA_COLUMNS, TEXT_COLUMNS, TEXT_DTYPE
 from .validate import validate_input, working_table
 
@@ -99,13 +100,14 @@ def analyze(data: Any, params: AnalysisParams | dict[str, Any] | None = None, *,
     tables: dict[str, pd.DataFrame] = {}
     rule_stats: dict[str, Any] = {}
     warnings: list[str] = [HILIC_WARNING] if params.chromatography == "hilic" else []
-    for rule in rules:
-        outcome = rule(work, params)
-        work = outcome.apply(work)
-        tables.update(outcome.tables)
-        rule_stats[rule.__name__] = dict(outcome.statistics)
-        warnings.extend(outcome.warnings)
-        emit(rule.__name__, _rule_message(rule.__name__, outcome.statistics))
+    with shared_answers():  # answers several rules compute from one column, computed once
+        for rule in rules:
+            outcome = rule(work, params)
+            work = outcome.apply(work)
+            tables.update(outcome.tables)
+            rule_stats[rule.__name__] = dict(outcome.statistics)
+            warnings.extend(outcome.warnings)
+            emit(rule.__name__, _rule_message(rule.__name__, outcome.statistics))
 
     compounds = _assemble(inputs, work, report, extras)
     flag_counts = _flag_counts(work)

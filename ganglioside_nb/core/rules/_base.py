@@ -22,9 +22,11 @@ text column at the end. ``FLAG_WEIGHTS`` (ALGORITHM.md §6.7) gives each flag's 
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -32,7 +34,8 @@ import pandas as pd
 if TYPE_CHECKING:
     from ...params import AnalysisParams
 
-__all__ = ["FLAG_PREFIX", "FLAG_WEIGHTS", "Rule", "RuleOutcome", "comparable_rows", "flag_weight"]
+__all__ = ["FLAG_PREFIX", "FLAG_WEIGHTS", "Rule", "RuleOutcome", "comparable_rows", "flag_weight",
+           "remembered", "shared_answers"]
 
 FLAG_PREFIX = "flag__"
 
@@ -62,23 +65,57 @@ def comparable_rows(table: pd.DataFrame) -> np.ndarray:
     if "status" not in table:
         return np.ones(len(table), dtype=bool)
     status = table["status"].to_numpy(dtype=object)
-    owner = status if status.base is None else status.base
-    # Five rules ask in turn about the same status column (never changed in place: rules do
-    # not mutate their table), and each comparison of 100k objects costs ~1 ms: the last
-    # answer is kept while that array lives.
-    memo = _COMPARABLE_MEMO[0]  # one read: another thread may replace the entry meanwhile
-    if memo is not None and memo[0]() is owner and len(memo[1]) == len(status):
-        return memo[1].copy()
-    out: np.ndarray = status != "fragment"  # a missing status is not "fragment"
+    # Five rules ask in turn about the same status column (~1 ms per 100k objects each).
+    out: np.ndarray = remembered(status, "comparable", lambda: status != "fragment").copy()
+    return out  # a missing status is not "fragment"
+
+
+# --------------------------------------------------------------------------------------------
+# answers shared by the rules of one analysis
+# --------------------------------------------------------------------------------------------
+_T = TypeVar("_T")
+#: (what, array view) -> (weak reference to the array's owner, answer); None outside an analysis.
+_SHARED: ContextVar[dict[tuple[Any, ...], tuple[weakref.ref[Any], Any]] | None] = ContextVar(
+    "ganglioside_nb_shared_answers", default=None)
+
+
+@contextmanager
+def shared_answers() -> Iterator[None]:
+    """Within this block (one analysis: the pipeline runs its rules inside it), answers that
+    several rules compute from the same column are computed once (:func:`remembered`).
+
+    The rules never change their table in place (the contract above), so an answer about a
+    column's array holds while that array lives. The scope is a context variable: concurrent
+    analyses in threads or tasks each have their own, and a rule called on its own computes.
+    """
+    token = _SHARED.set({})
     try:
-        _COMPARABLE_MEMO[0] = (weakref.ref(owner), out.copy())
-    except TypeError:  # an object that takes no weak reference: no memo
-        _COMPARABLE_MEMO[0] = None
-    return out
+        yield
+    finally:
+        _SHARED.reset(token)
 
 
-#: (weak reference to a status array, its comparable mask): the last answer of comparable_rows.
-_COMPARABLE_MEMO: list[tuple[weakref.ref[Any], np.ndarray] | None] = [None]
+def remembered(values: np.ndarray, what: str, compute: Callable[[], _T]) -> _T:
+    """``compute()``, an answer about ``values`` (a column's array), computed once per array
+    inside :func:`shared_answers`. The key is the exact view (data address, shape, strides and
+    dtype: two columns of one pandas block share their owner) with a weak reference to the
+    owner, so a freed array's address never answers for a new one."""
+    memo = _SHARED.get()
+    owner = values if values.base is None else values.base
+    if memo is None:
+        return compute()
+    key = (what, values.__array_interface__["data"][0], values.shape, values.strides,
+           values.dtype.str)
+    entry = memo.get(key)
+    if entry is not None and entry[0]() is owner:
+        answer: _T = entry[1]
+        return answer
+    answer = compute()
+    try:
+        memo[key] = (weakref.ref(owner), answer)
+    except TypeError:  # an owner that takes no weak reference: not remembered
+        pass
+    return answer
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,10 @@ import numpy as np
 import pandas as pd
 
 from ..names import factorize_by_name
+from ._base import remembered
 
-__all__ = ["combine_codes", "dense_rank", "int_column", "lex_order", "row_rank", "text_codes"]
+__all__ = ["combine_codes", "dense_rank", "int_column", "lex_order", "row_rank", "rt_ranks",
+           "text_codes"]
 
 
 def int_column(table: pd.DataFrame, column: str) -> np.ndarray:
@@ -69,6 +71,17 @@ def dense_rank(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     rank = np.empty(n, dtype=np.int64)
     rank[order] = np.cumsum(new) - 1
     return rank, ordered[new]
+
+
+def rt_ranks(rt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`dense_rank` of a table's RT column, computed once per analysis (Rules 4 and 5
+    both rank the same RTs); the arrays are read-only, as they are shared."""
+    def compute() -> tuple[np.ndarray, np.ndarray]:
+        rank, values = dense_rank(rt)
+        rank.setflags(write=False)
+        values.setflags(write=False)
+        return rank, values
+    return remembered(rt, "dense_rank", compute)
 
 
 def lex_order(keys: list[tuple[np.ndarray, int]]) -> np.ndarray:

@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from ._base import RuleOutcome, comparable_rows
-from ._keys import combine_codes, dense_rank, int_column, lex_order, row_rank, text_codes
+from ._keys import combine_codes, int_column, lex_order, row_rank, rt_ranks, text_codes
 
 if TYPE_CHECKING:
     from ...params import AnalysisParams
@@ -113,7 +113,7 @@ def check_oacetylation(table: pd.DataFrame, params: AnalysisParams) -> RuleOutco
 
     # Candidate base peaks sorted by (code, RT, row): each code's base peaks are one block.
     base = np.flatnonzero(active)
-    rt_rank, rt_values = dense_rank(rt)
+    rt_rank, rt_values = rt_ranks(rt)
     n_codes = int(joint.max()) + 1 if n else 0
     base = base[lex_order([(code[base], n_codes), (rt_rank[base], len(rt_values)),
                            (row_rank(rows[base]), len(base))])]

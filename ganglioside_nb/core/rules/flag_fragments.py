@@ -75,7 +75,7 @@ import pandas as pd
 
 from ..names import factorize_by_name
 from ._base import RuleOutcome
-from ._keys import combine_codes, dense_rank, int_column, lex_order, row_rank
+from ._keys import combine_codes, dense_rank, int_column, lex_order, row_rank, rt_ranks
 
 if TYPE_CHECKING:
     from ...params import AnalysisParams
@@ -304,7 +304,7 @@ class _Context:
         rows = table["row"].to_numpy(dtype=np.int64)
         rt = table["RT"].to_numpy(dtype=float)
         cer, n_cer = _ceramide_rank(table, rows)
-        rt_rank, rt_values = dense_rank(rt)
+        rt_rank, rt_values = rt_ranks(rt)
         tie = row_rank(rows)
         # A total order with row last, so ties give the same parent on every numpy version.
         order = lex_order([(cer, n_cer), (rt_rank, len(rt_values)), (tie, n)])
