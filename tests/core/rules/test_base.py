@@ -6,8 +6,10 @@ import threading
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from ganglioside_nb.core.rules._base import comparable_rows, remembered, shared_answers
+from tests.conftest import SAMPLE
 
 
 def _frame(*statuses: list[str]) -> pd.DataFrame:
@@ -71,3 +73,27 @@ class _no_scope:
 
     def __exit__(self, *exc: object) -> None:
         return None
+
+
+@pytest.mark.parametrize("mode", ["structural", "reference"])
+@pytest.mark.parametrize("source", ["sample", "synthetic"])
+def test_no_rule_changes_the_table_it_is_given(mode: str, source: str) -> None:
+    # The contract the shared answers rely on. Text columns of pandas' text dtype hand out
+    # writable views of their data (to_numpy), so a rule writing into one would change the
+    # working table of every later rule; each rule's table is compared before and after.
+    from ganglioside_nb.core.pipeline import prepare
+    from ganglioside_nb.core.rules import DEFAULT_RULES
+    from ganglioside_nb.core.validate import working_table
+    from ganglioside_nb.params import AnalysisParams
+    from ganglioside_nb.testing import large_table
+
+    params = AnalysisParams(mode=mode)
+    data = SAMPLE if source == "sample" else large_table(3000, seed=4)
+    _, table, _ = prepare(data, params)
+    work = working_table(table)
+    with shared_answers():
+        for rule in DEFAULT_RULES:
+            before = work.copy(deep=True)
+            outcome = rule(work, params)
+            pd.testing.assert_frame_equal(work, before, obj=rule.__name__)
+            work = outcome.apply(work)
