@@ -21,6 +21,7 @@ __all__ = [
     "EXTRA_COLUMNS",
     "INPUT_COLUMNS",
     "INPUT_REPORT_COLUMNS",
+    "NUMBER_COLUMNS",
     "TEXT_COLUMNS",
     "TEXT_DTYPE",
     "normalise_header",
@@ -45,6 +46,8 @@ BOUNDS: dict[str, tuple[float, float, bool, str]] = {
     "Log P": (-10.0, 20.0, True, ""),
 }
 
+#: Input columns holding numbers (those with bounds), in input order.
+NUMBER_COLUMNS: tuple[str, ...] = tuple(c for c in INPUT_COLUMNS if c in BOUNDS)
 ANCHOR_TRUE = frozenset({"t", "true", "1", "yes"})
 ANCHOR_FALSE = frozenset({"f", "false", "0", "no"})
 

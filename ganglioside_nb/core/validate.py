@@ -36,6 +36,7 @@ from .schema import (
     BOUNDS,
     INPUT_COLUMNS,
     INPUT_REPORT_COLUMNS,
+    NUMBER_COLUMNS,
     TEXT_DTYPE,
 )
 
@@ -58,7 +59,6 @@ NAME_INT_COLUMNS: tuple[str, ...] = (
 #: Name fields holding text (pandas' text dtype; missing where the name did not parse).
 NAME_TEXT_COLUMNS: tuple[str, ...] = tuple(
     c for c in NAME_COLUMNS if c not in NAME_INT_COLUMNS and c != "oxygen")
-_NUMERIC_COLUMNS: tuple[str, ...] = ("RT", "Volume", "Log P")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _to_text = np.frompyfunc(str, 1, 1)
 _strip = np.frompyfunc(str.strip, 1, 1)
@@ -498,7 +498,7 @@ def validate_input(raw: RawTable | pd.DataFrame,
     fields, name_codes, name_problems = _check_names(name_cells)
     numeric: dict[str, np.ndarray] = {}
     problems = [name_problems]
-    for column in _NUMERIC_COLUMNS:
+    for column in NUMBER_COLUMNS:
         numeric[column], found = _numeric_column(column, frame[column],
                                                  getattr(raw, "column_text", None))
         problems.append(found)
@@ -512,7 +512,7 @@ def validate_input(raw: RawTable | pd.DataFrame,
     table = pd.DataFrame({
         "row": np.arange(n, dtype=np.int64),
         "Name": pd.Series(name_cells.trimmed, dtype=object, copy=False),
-        **{c: numeric[c] for c in _NUMERIC_COLUMNS},
+        **{c: numeric[c] for c in NUMBER_COLUMNS},
         "Anchor": anchor,
         "rejected": rejected,
         **fields,

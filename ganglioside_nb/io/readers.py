@@ -45,6 +45,7 @@ from ..core.schema import (
     COMPOUND_COLUMNS,
     EXTRA_COLUMNS,
     INPUT_COLUMNS,
+    NUMBER_COLUMNS,
     normalise_header,
 )
 from ..core.validate import UncachedFormula
@@ -456,8 +457,8 @@ def _read_csv(data: bytes, filename: str | None) -> RawTable:
     delimiter = _sniff_delimiter(header_text)
     notes: list[str] = ["The file uses ';' as its delimiter."] if delimiter == ";" else []
     if solid[0] == 0 and records.starts[0] == 0 and '"' not in header_text:
-        typed = _read_csv_typed(body, buf, records, header_text.rstrip("\r").split(delimiter),
-                                delimiter, filename)
+        typed = _read_csv_typed(body, buf, records, solid[1:],
+                                header_text.rstrip("\r").split(delimiter), delimiter, filename)
         if typed is not None:
             header, columns, lines, mapping, column_text = typed
             return _assemble(header, columns, lines, filename, digest, len(data), "csv", notes,
@@ -480,9 +481,7 @@ def _read_csv(data: bytes, filename: str | None) -> RawTable:
         lines = records.lines[data_records]
         # Rows of spaces, delimiters and quotes only (',,,,' lines written by spreadsheets)
         # count as blank lines; the bytes find candidates, the parsed cells confirm them.
-        candidates = np.flatnonzero(_only(buf, records.starts[data_records],
-                                          records.ends[data_records],
-                                          _BLANK + b'"' + delimiter.encode()))
+        candidates = np.flatnonzero(_blank_like(buf, records, data_records, delimiter))
     else:
         # A literal quote inside an unquoted field fooled quote parity; ask the csv module.
         lines = _csv_module_lines(body.decode("utf-8"), delimiter)[1:]
@@ -504,10 +503,6 @@ def _read_csv(data: bytes, filename: str | None) -> RawTable:
             lines = lines[keep]
     return _assemble(header, columns, np.asarray(lines, dtype=np.int64), filename, digest,
                      len(data), "csv", notes)
-
-
-#: Canonical columns holding numbers, which the typed CSV path parses natively.
-_NUMBER_COLUMNS = ("RT", "Volume", "Log P")
 
 
 @dataclass(frozen=True)
@@ -537,6 +532,12 @@ def _csv_options(delimiter: str, width: int) -> dict[str, Any]:
             "low_memory": False}
 
 
+def _blank_like(buf: np.ndarray, records: _Records, rows: np.ndarray, delimiter: str) -> np.ndarray:
+    """Which of the records ``rows`` hold only blanks, quotes and delimiters (',,,,' lines that
+    spreadsheets write): candidates for empty rows, which the parsed cells then confirm."""
+    return _only(buf, records.starts[rows], records.ends[rows], _BLANK + b'"' + delimiter.encode())
+
+
 def _leading_plus(buf: np.ndarray, delimiter: str) -> bool:
     """Does any cell start with '+' (after blanks or a quote)? pandas 3.1's C parser rounds
     '+1.5 ' (a plus sign and a blank in one cell) less exactly than ``float()``, so such files
@@ -550,8 +551,8 @@ def _leading_plus(buf: np.ndarray, delimiter: str) -> bool:
     return bool(_byte_table(b' \t\r\n"' + delimiter.encode())[buf[plus - 1]].any())
 
 
-def _read_csv_typed(body: bytes, buf: np.ndarray, records: _Records, header: list[str],
-                    delimiter: str, filename: str | None,
+def _read_csv_typed(body: bytes, buf: np.ndarray, records: _Records, data_records: np.ndarray,
+                    header: list[str], delimiter: str, filename: str | None,
                     ) -> tuple[list[str], list[pd.Series], np.ndarray, dict[str, int],
                                _CsvColumnText] | None:
     """The common CSV (header on line 1, no quote in it, no blank-looking rows) with its number
@@ -570,7 +571,7 @@ def _read_csv_typed(body: bytes, buf: np.ndarray, records: _Records, header: lis
         mapping = _map_header(header, filename)
     except InputFormatError:
         return None
-    numeric = {mapping[c] for c in _NUMBER_COLUMNS}
+    numeric = {mapping[c] for c in NUMBER_COLUMNS}
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", pd.errors.ParserWarning)  # rows wider than the header
@@ -579,11 +580,9 @@ def _read_csv_typed(body: bytes, buf: np.ndarray, records: _Records, header: lis
     except (pd.errors.ParserError, pd.errors.EmptyDataError, pd.errors.ParserWarning):
         return None
     n = len(parsed)
-    data_records = np.flatnonzero(~records.blank)[1:]
     if n == 0 or data_records.size != n:
         return None
-    if _only(buf, records.starts[data_records], records.ends[data_records],
-             _BLANK + b'"' + delimiter.encode()).any():
+    if _blank_like(buf, records, data_records, delimiter).any():
         return None  # rows of delimiters only: the text path skips them with a note
     columns = []
     for j in range(len(header)):

@@ -101,9 +101,9 @@ def remembered(values: np.ndarray, what: str, compute: Callable[[], _T]) -> _T:
     dtype: two columns of one pandas block share their owner) with a weak reference to the
     owner, so a freed array's address never answers for a new one."""
     memo = _SHARED.get()
-    owner = values if values.base is None else values.base
     if memo is None:
         return compute()
+    owner = values if values.base is None else values.base
     key = (what, values.__array_interface__["data"][0], values.shape, values.strides,
            values.dtype.str)
     entry = memo.get(key)
