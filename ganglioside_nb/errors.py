@@ -23,6 +23,7 @@ __all__ = [
     "NotFittedError",
     "SchedulerUnavailableError",
     "SessionNotFoundError",
+    "TaskCancelledError",
     "TaskFailedError",
 ]
 
@@ -95,3 +96,7 @@ class SchedulerUnavailableError(GangliosideError, ConnectionError):
 class TaskFailedError(GangliosideError, RuntimeError):
     """A background task ended without a result: its worker was lost (after the bounded
     retries), it was cancelled, or the scheduler forgot it."""
+
+
+class TaskCancelledError(TaskFailedError):
+    """A running task noticed at a progress step that it was cancelled and stopped there."""

@@ -16,7 +16,7 @@ from typing import Any
 from ..core.events import ProgressEvent
 from ..core.pipeline import analyze
 from ..core.results import AnalysisResult
-from ..errors import InvalidTransitionError
+from ..errors import InvalidTransitionError, TaskCancelledError
 from ..params import AnalysisParams
 from ..persistence import Repository, SessionInfo
 
@@ -60,8 +60,11 @@ def run_session_job(database_url: str, owner: str, session_id: int, task_key: st
                                elapsed_s=time.perf_counter() - started))
         return saved
     except BaseException as exc:
-        try:  # no-op when save_result already recorded it, or the session was cancelled
-            repo.end_task(session_id, task_key, "failed", exc)
+        # A task stopped by its cancellation ends the session 'cancelled', as the client records
+        # it too: whichever of the two writes first, the session says the same.
+        status = "cancelled" if isinstance(exc, TaskCancelledError) else "failed"
+        try:  # no-op when save_result already recorded it, or the client already did
+            repo.end_task(session_id, task_key, status, exc)
         except Exception:
             pass
         raise

@@ -22,7 +22,7 @@ from typing import Any, Protocol
 import pandas as pd
 
 from ..core.events import ProgressEvent
-from ..errors import GangliosideError, TaskFailedError
+from ..errors import GangliosideError, TaskCancelledError
 from .events import TaskEvent
 from .progress import BatchState, ProgressState
 from .stream import EventCallback, EventStream
@@ -65,8 +65,8 @@ def execute(fn: Callable[..., Any], args: Sequence[Any], kwargs: dict[str, Any],
     Publishing never raises. A :class:`GangliosideError` from ``fn`` is published as ``failed``
     and returned wrapped in :class:`Raised`; any other exception is published and re-raised.
     ``cancelled`` is asked at every progress step: once it says True, the step raises
-    :class:`TaskFailedError`, so a cancelled task stops at its next step instead of running to
-    its end (an analysis reports a step after every rule).
+    :class:`TaskCancelledError` (a TaskFailedError), so a cancelled task stops at its next step
+    instead of running to its end (an analysis reports a step after every rule).
     """
     run = uuid.uuid4().hex[:12]
     seq = itertools.count()
@@ -81,8 +81,8 @@ def execute(fn: Callable[..., Any], args: Sequence[Any], kwargs: dict[str, Any],
 
     def progress(event: ProgressEvent) -> None:
         if cancelled is not None and cancelled():
-            raise TaskFailedError(f"Task {key} was cancelled; it stopped before {event.step!r}.",
-                                  key=key)
+            raise TaskCancelledError(f"Task {key} was cancelled; it stopped before "
+                                     f"{event.step!r}.", key=key)
         emit("step", step=event.step, index=event.index, total=event.total,
              fraction=float(event.fraction), message=event.message)
 

@@ -29,7 +29,7 @@ from typing import Any
 from distributed import Client, Future, fire_and_forget, get_worker
 from distributed.scheduler import KilledWorker
 
-from ..errors import SchedulerUnavailableError, TaskFailedError
+from ..errors import SchedulerUnavailableError, TaskCancelledError, TaskFailedError
 from .base import Job, Raised, describe_error, execute, new_key
 from .cluster import cluster_info, get_client
 from .events import TaskEvent
@@ -165,7 +165,7 @@ def run_chunk_on_worker(fn: Callable[..., Any], calls: list[tuple[tuple[Any, ...
     try:
         for args, key in calls:
             if cancelled():
-                out.append(Raised(TaskFailedError(f"Task {key} was cancelled.", key=key)))
+                out.append(Raised(TaskCancelledError(f"Task {key} was cancelled.", key=key)))
                 continue
             try:
                 out.append(execute(fn, args, {}, key=key, worker=worker.address, publish=publish,
@@ -195,7 +195,7 @@ def _translate(exc: BaseException, job: DaskJob) -> BaseException:
             f"times (last {exc.last_worker.address}); it was not retried further.",
             key=job.key, attempts=exc.allowed_failures + 1)
     if isinstance(exc, asyncio.CancelledError | concurrent.futures.CancelledError):
-        return TaskFailedError(f"Task {job.label} was cancelled.", key=job.key)
+        return TaskCancelledError(f"Task {job.label} was cancelled.", key=job.key)
     return exc
 
 
@@ -243,7 +243,7 @@ class DaskJob(Job):
         if self.index is None:
             return value
         if self.dropped:
-            return Raised(TaskFailedError(f"Task {self.label} was cancelled.", key=self.key))
+            return Raised(TaskCancelledError(f"Task {self.label} was cancelled.", key=self.key))
         return value[self.index]
 
     def result(self, timeout: float | None = None) -> Any:

@@ -7,11 +7,18 @@ from sqlalchemy.engine import Engine
 
 import ganglioside_nb as gnb
 from ganglioside_nb.api import AnalysisService
+from ganglioside_nb.api.jobs import run_session_job
 from ganglioside_nb.api.sessions import LOST_MESSAGE
-from ganglioside_nb.errors import InvalidParameterError, InvalidTransitionError, TaskFailedError
+from ganglioside_nb.errors import (
+    InvalidParameterError,
+    InvalidTransitionError,
+    TaskCancelledError,
+    TaskFailedError,
+)
 from ganglioside_nb.execution import DaskRunner, LocalRunner
 from ganglioside_nb.execution.dask_runner import chunk_sizes
 from ganglioside_nb.persistence import Repository
+from ganglioside_nb.persistence.engine import shareable_url
 from tests.conftest import SAMPLE, SAMPLE_5
 from tests.databases import count_rows
 from tests.execution.test_dask_runner import PIPELINE_STEPS, same_analysis
@@ -87,6 +94,23 @@ def test_batch_of_good_and_bad_inputs(service: AnalysisService, tmp_path) -> Non
             if info.status == "failed":
                 assert info.error_message.endswith(job.state.error) and "\n" not in info.error_message
     assert "session_id" not in next(j for j in batch if j.label == "missing.csv").meta
+
+
+def test_a_task_stopped_by_its_cancellation_ends_its_session_cancelled(repo: Repository) -> None:
+    # The worker's own end (at the progress step where it notices the cancellation) and the
+    # client's record race; both must say 'cancelled', or the session would end 'failed'.
+    session_id = repo.create_session(SAMPLE)
+    repo.mark_running(session_id, task_key="task-1")
+
+    def progress(event: object) -> None:
+        raise TaskCancelledError("Task task-1 was cancelled; it stopped before 'read'.", key="task-1")
+
+    with pytest.raises(TaskCancelledError):
+        run_session_job(shareable_url(repo.engine), repo.owner, session_id, "task-1",
+                        progress=progress)
+    info = repo.get_session(session_id)
+    assert info.status == "cancelled" and "stopped before 'read'" in info.error_message
+    assert not repo.end_task(session_id, "task-1", "cancelled")  # the client's write: a no-op
 
 
 def test_cancelling_a_batch_stops_what_has_not_started(service: AnalysisService) -> None:
