@@ -6,7 +6,8 @@ logic lives here.
 
 Exit codes: 0 on success; 2 for bad input (an unusable file, a missing path, an unwritable
 output, a bad argument or parameter), with exactly one ``error: ...`` line on stderr; 1 for an
-unexpected failure (``error: internal error: ...``). ``--debug`` logs the traceback.
+unexpected failure (``error: internal error: ...``), an unhealthy ``health`` / ``db health``
+and a ``db verify`` whose re-run is not identical. ``--debug`` logs the traceback.
 
 Examples
 --------
@@ -18,6 +19,7 @@ Examples
     ganglioside-nb validate peaks.csv --cv 5
     ganglioside-nb batch runs/*.csv --save --scheduler tcp://10.0.0.5:8786
     ganglioside-nb health
+    ganglioside-nb db verify 42
     ganglioside-nb app --port 8866 --database postgresql+psycopg2://lab@db/gangliosides
     ganglioside-nb db list --status completed
     ganglioside-nb db export 12 -o run12.xlsx
@@ -190,8 +192,14 @@ def _build_parser() -> _Parser:
     cleanup = actions.add_parser("cleanup", parents=[shared],
                                  help="trash finished sessions older than N days (dry run unless --apply)")
     cleanup.add_argument("--days", type=float, default=30.0, metavar="N")
-    cleanup.add_argument("--apply", action="store_true", help="really move them to the trash")
+    cleanup.add_argument("--apply", action="store_true", help="really do it (default: a dry run)")
+    cleanup.add_argument("--purge", action="store_true",
+                         help="instead, purge the sessions in the trash for over N days (a hard "
+                              "delete; their audit events remain)")
     actions.add_parser("health", parents=[shared], help="database reachability and schema revision")
+    actions.add_parser("verify", parents=[shared],
+                       help="re-run a stored input and report whether the result is identical "
+                            "(exit 1 when it is not)").add_argument("id", type=int, metavar="ID")
     return parser
 
 
@@ -314,6 +322,11 @@ def _run_db(args: argparse.Namespace) -> int:
         health = repo.health()
         print(json.dumps(health, indent=2, default=str))
         return EXIT_OK if health["state"] == "healthy" else EXIT_INTERNAL
+    if args.action == "verify":
+        from .api.verify import verify_session
+        verification = verify_session(repo, args.id)
+        print(verification.summary())
+        return EXIT_OK if verification.identical else EXIT_INTERNAL
     if args.action == "list":
         sessions = repo.list_sessions(status=args.status, data_type=args.data_type, search=args.search,
                                       only_deleted=args.deleted)
@@ -346,11 +359,16 @@ def _run_db(args: argparse.Namespace) -> int:
         done = {"delete": "moved to the trash", "restore": "restored", "purge": "purged"}[args.action]
         print(f"session {info.id} ({info.display_name}) {done}")
     elif args.action == "cleanup":
-        sessions = repo.cleanup_older_than(args.days, dry_run=not args.apply)
+        method = repo.purge_trash_older_than if args.purge else repo.cleanup_older_than
+        sessions = method(args.days, dry_run=not args.apply)
         for info in sessions:
             print(_session_line(info))
-        verb = "moved to the trash" if args.apply else "would be moved to the trash (dry run; --apply)"
-        print(f"{len(sessions)} session(s) older than {args.days:g} days {verb}")
+        if args.purge:
+            verb = "purged" if args.apply else "would be purged (dry run; --apply)"
+            print(f"{len(sessions)} session(s) in the trash for over {args.days:g} days {verb}")
+        else:
+            verb = "moved to the trash" if args.apply else "would be moved to the trash (dry run; --apply)"
+            print(f"{len(sessions)} session(s) older than {args.days:g} days {verb}")
     return EXIT_OK
 
 

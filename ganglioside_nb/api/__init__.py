@@ -21,9 +21,10 @@ from ..execution import Batch, Job
 from .health import health
 from .jobs import run_analysis_job, run_session_job
 from .sessions import AnalysisService, failed_job
+from .verify import Verification, verify_session
 
-__all__ = ["AnalysisService", "default_service", "failed_job", "health", "run_analysis_job",
-           "run_session_job", "submit_analysis", "submit_batch"]
+__all__ = ["AnalysisService", "Verification", "default_service", "failed_job", "health",
+           "run_analysis_job", "run_session_job", "submit_analysis", "submit_batch", "verify_session"]
 
 _default: list[AnalysisService] = []
 _lock = threading.Lock()

@@ -27,6 +27,7 @@ from ..params import AnalysisParams
 from ..persistence import Repository, SessionInfo
 from ..persistence.engine import shareable_url
 from .jobs import run_analysis_job, run_session_job
+from .verify import Verification, verify_session
 
 __all__ = ["AnalysisService", "Source", "failed_job"]
 
@@ -275,6 +276,11 @@ class AnalysisService:
                 return value
             job_or_session = value.id
         return self.repository.load_result(job_or_session)
+
+    def verify(self, session_id: int) -> Verification:
+        """Re-run a completed session's stored input here and compare with the stored result
+        (:func:`~ganglioside_nb.api.verify.verify_session`); nothing is written."""
+        return verify_session(self.repository, session_id)
 
     def health(self) -> dict[str, Any]:
         """Database and scheduler (see :func:`ganglioside_nb.api.health`); when both answer,

@@ -30,7 +30,7 @@ from .rules._base import shared_answers
 from .schema import COMPOUND_COLUMNS, EXTRA_COLUMNS, TEXT_COLUMNS, TEXT_DTYPE
 from .validate import validate_input, working_table
 
-__all__ = ["analyze", "prepare"]
+__all__ = ["analyze", "library_versions", "prepare"]
 
 ProgressCallback = Callable[[ProgressEvent], None]
 
@@ -332,7 +332,7 @@ def _num(value: Any) -> float | None:
 
 
 @functools.lru_cache(maxsize=1)
-def _library_versions() -> tuple[tuple[str, str | None], ...]:
+def library_versions() -> tuple[tuple[str, str | None], ...]:
     """Versions of the libraries behind a result (looked up once per process)."""
     versions: list[tuple[str, str | None]] = []
     for pkg in ("numpy", "pandas", "scikit-learn", "scipy", "pygoslin"):
@@ -344,7 +344,7 @@ def _library_versions() -> tuple[tuple[str, str | None], ...]:
 
 
 def _provenance(raw: RawTable, params: AnalysisParams) -> dict[str, Any]:
-    versions = dict(_library_versions())
+    versions = dict(library_versions())
     return {
         "package": "ganglioside_nb", "version": __version__, "input_sha256": raw.sha256,
         "input_filename": raw.filename, "input_size_bytes": raw.size_bytes, "input_format": raw.format,

@@ -152,6 +152,42 @@ class AnalysisResult:
                 == json.dumps(other.statistics, sort_keys=True, default=str)
                 and self.provenance == other.provenance)
 
+    def differences(self, other: AnalysisResult) -> tuple[str, ...]:
+        """What differs from ``other`` (a result of the same input), one line per table column,
+        table, statistic group, parameter set or warning list; empty when tables, statistics,
+        parameters and warnings are identical. Provenance (when, where, which versions) is not
+        compared: it says how a result was made, not what it is.
+
+        Examples
+        --------
+        >>> import ganglioside_nb as gnb
+        >>> a = gnb.analyze(gnb.datasets.sample_path("testwork"))
+        >>> a.differences(gnb.analyze(gnb.datasets.sample_path("testwork")))
+        ()
+        >>> a.differences(gnb.analyze(gnb.datasets.sample_path("testwork"), rt_tolerance=0.2))[0]
+        'parameters: rt_tolerance differs'
+        """
+        if not isinstance(other, AnalysisResult):
+            raise TypeError(f"other must be an AnalysisResult. Got {type(other).__name__} instead.")
+        lines: list[str] = []
+        if self.params != other.params:
+            mine, theirs = self.params.to_dict(), other.params.to_dict()
+            changed = [k for k in mine if mine.get(k) != theirs.get(k)]
+            lines.append(f"parameters: {', '.join(changed)} differ{'s' if len(changed) == 1 else ''}")
+        stats = [k for k in sorted(set(self.statistics) | set(other.statistics))
+                 if json.dumps(self.statistics.get(k), sort_keys=True, default=str)
+                 != json.dumps(other.statistics.get(k), sort_keys=True, default=str)]
+        if stats:
+            lines.append(f"statistics: {', '.join(stats)} differ{'s' if len(stats) == 1 else ''}")
+        if self.warnings != other.warnings:
+            lines.append(f"warnings: {len(self.warnings)} vs {len(other.warnings)}, "
+                         f"{len(set(self.warnings) ^ set(other.warnings))} not in both")
+        theirs_frames = other.to_frames()
+        for name, frame in self.to_frames().items():
+            if name not in ("statistics", "parameters"):  # compared above, value by value
+                lines.extend(_frame_differences(name, frame, theirs_frames[name]))
+        return tuple(lines)
+
     # -- exports (written by ganglioside_nb.io.export) ------------------------------------------
     def to_csv(self, path: str | Path | None = None) -> bytes:
         from ..io.export import to_csv
@@ -220,6 +256,56 @@ class AnalysisResult:
             f"<details><summary>Input report ({self.input_report.n_rejected} rejected rows)</summary>"
             f"{self.input_report._repr_html_()}</details></div>"
         )
+
+
+def _frame_differences(name: str, mine: pd.DataFrame, theirs: pd.DataFrame) -> list[str]:
+    """One line per difference between two versions of one result table."""
+    if mine.equals(theirs) and list(mine.columns) == list(theirs.columns):
+        return []
+    lines = []
+    gone = [c for c in mine.columns if c not in theirs.columns]
+    new = [c for c in theirs.columns if c not in mine.columns]
+    if gone or new:
+        lines.append(f"{name}: columns {', '.join(map(str, gone)) or '-'} only in the first, "
+                     f"{', '.join(map(str, new)) or '-'} only in the second")
+    if len(mine) != len(theirs):
+        return [*lines, f"{name}: {len(mine)} rows vs {len(theirs)}"]
+    for column in (c for c in mine.columns if c in theirs.columns):
+        a, b = mine[column], theirs[column]
+        if a.equals(b):
+            continue
+        if a.dtype != b.dtype:
+            lines.append(f"{name}.{column}: dtype {a.dtype} vs {b.dtype}")
+            continue
+        if a.dtype == object:  # lists, texts, mixed: cell by cell
+            differ = ~np.array([_same(x, y) for x, y in zip(a.tolist(), b.tolist(), strict=True)],
+                               dtype=bool)
+        else:
+            both_missing = a.isna().to_numpy() & b.isna().to_numpy()
+            differ = ~((a.to_numpy() == b.to_numpy()) | both_missing)
+        if not differ.any():  # equal values under another index
+            continue
+        text = f"{name}.{column}: {int(differ.sum())} of {len(a)} values differ"
+        if pd.api.types.is_numeric_dtype(a.dtype) and not pd.api.types.is_bool_dtype(a.dtype):
+            gap = np.abs(a.to_numpy(dtype=float, na_value=np.nan) - b.to_numpy(dtype=float, na_value=np.nan))
+            if np.isfinite(gap[differ]).any():
+                text += f" (largest difference {np.nanmax(gap[differ]):.3g})"
+        first = int(np.flatnonzero(differ)[0])
+        (x,), (y,) = a.iloc[first:first + 1].tolist(), b.iloc[first:first + 1].tolist()  # plain values
+        lines.append(f"{text}; first at position {first}: {x!r} vs {y!r}")
+    return lines
+
+
+def _same(x: Any, y: Any) -> bool:
+    """Equal cells, missing values (None, NaN, NA) equal to each other."""
+    x_missing = x is None or (np.ndim(x) == 0 and bool(pd.isna(x)))
+    y_missing = y is None or (np.ndim(y) == 0 and bool(pd.isna(y)))
+    if x_missing or y_missing:
+        return x_missing and y_missing
+    try:
+        return bool(np.all(x == y)) and np.shape(x) == np.shape(y)
+    except (TypeError, ValueError):
+        return False
 
 
 def _maybe_write(data: bytes, path: str | Path | None) -> bytes:

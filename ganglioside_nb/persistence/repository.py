@@ -506,9 +506,19 @@ class Repository:
         The owner, or an admin for any owner. Audit events stay (one ``purged`` is added).
         Returns the session as it was. Raises InvalidTransitionError for a running session.
         """
+        purged = self._purge(session_id, any_owner=self.is_admin)
+        assert purged is not None
+        return purged
+
+    def _purge(self, session_id: int, *, any_owner: bool, details: dict[str, Any] | None = None,
+               trashed_only: bool = False) -> SessionInfo | None:
+        """Purge one session; with ``trashed_only``, only if it is (still) in the Trash and not
+        running (else None: restored or re-run since it was listed)."""
         with self._write() as conn:
-            row = self._fetch(conn, session_id, include_deleted=True, any_owner=self.is_admin,
+            row = self._fetch(conn, session_id, include_deleted=True, any_owner=any_owner,
                               lock=True)
+            if trashed_only and (row.deleted_at is None or row.status == "running"):
+                return None
             if row.status == "running":
                 raise InvalidTransitionError(
                     f"Analysis session {session_id} must not be running to be purged. "
@@ -519,7 +529,7 @@ class Repository:
             conn.execute(delete(SESSION).where(SESSION.c.id == session_id))
             self._audit(conn, session_id, row.owner, "purged", {
                 "name": row.name, "status": row.status, "input_sha256": row.input_sha256,
-                "input_filename": row.input_filename})
+                "input_filename": row.input_filename, **(details or {})})
         return SessionInfo._from_row(row)
 
     def cleanup_older_than(self, days: float = 30, *, dry_run: bool = True,
@@ -539,22 +549,13 @@ class Repository:
         list of SessionInfo
             The sessions deleted (or, in a dry run, that would be), oldest first.
         """
-        if isinstance(days, bool) or not isinstance(days, int | float) or not days >= 0:
-            raise InvalidParameterError(f"days must be a number >= 0. Got {days!r} instead.",
-                                        parameter="days", value=repr(days))
-        if all_owners and not self.is_admin:
-            raise InvalidParameterError(
-                "all_owners=True is reserved to the owners in GANGLIOSIDE_NB_ADMINS. "
-                f"Got owner {self.owner!r} instead.", parameter="all_owners", value="True")
-        now = _now()
-        cond = [SESSION.c.deleted_at.is_(None), SESSION.c.status.in_(FINISHED),
-                SESSION.c.created_at < now - timedelta(days=days)]
-        if not all_owners:
-            cond.append(SESSION.c.owner == self.owner)
+        cond = self._older_than(days, all_owners, SESSION.c.created_at)
+        cond += [SESSION.c.deleted_at.is_(None), SESSION.c.status.in_(FINISHED)]
         query = select(SESSION).where(*cond).order_by(SESSION.c.created_at, SESSION.c.id)
         if dry_run:
             with self._read() as conn:
                 return [SessionInfo._from_row(r) for r in conn.execute(query)]
+        now = _now()
         with self._write() as conn:
             rows = conn.execute(query.with_for_update()).all()
             ids = [r.id for r in rows]
@@ -568,6 +569,53 @@ class Repository:
             done = conn.execute(select(SESSION).where(SESSION.c.id.in_(ids)).order_by(
                 SESSION.c.created_at, SESSION.c.id)).all() if ids else []
         return [SessionInfo._from_row(r) for r in done]
+
+    def purge_trash_older_than(self, days: float = 30, *, dry_run: bool = True,
+                               all_owners: bool = False) -> list[SessionInfo]:
+        """Purge (hard-delete, as :meth:`purge`) the sessions in the Trash for over ``days``:
+        the separate, explicit step after :meth:`cleanup_older_than` (FEATURES.md B12).
+
+        Parameters
+        ----------
+        days : float >= 0
+            Counted from the soft delete (``deleted_at``), not from creation.
+        dry_run : bool, default=True
+            Change nothing; return what would be purged.
+        all_owners : bool, default=False
+            Every owner's Trash (admins only).
+
+        Returns
+        -------
+        list of SessionInfo
+            The sessions purged (or, in a dry run, that would be), as they were, longest in the
+            Trash first. Each purge is its own transaction with its ``purged`` audit event.
+        """
+        cond = self._older_than(days, all_owners, SESSION.c.deleted_at)
+        query = select(SESSION).where(*cond, SESSION.c.deleted_at.is_not(None),
+                                      SESSION.c.status != "running").order_by(
+            SESSION.c.deleted_at, SESSION.c.id)
+        with self._read() as conn:
+            rows = conn.execute(query).all()
+        if dry_run:
+            return [SessionInfo._from_row(r) for r in rows]
+        purged = (self._purge(r.id, any_owner=all_owners, trashed_only=True,
+                              details={"trash_older_than_days": days}) for r in rows)
+        return [info for info in purged if info is not None]
+
+    def _older_than(self, days: float, all_owners: bool, moment: Any) -> list[Any]:
+        """Conditions of the clean-ups: ``moment`` over ``days`` ago, this owner's unless an
+        admin asks for ``all_owners``."""
+        if isinstance(days, bool) or not isinstance(days, int | float) or not days >= 0:
+            raise InvalidParameterError(f"days must be a number >= 0. Got {days!r} instead.",
+                                        parameter="days", value=repr(days))
+        if all_owners and not self.is_admin:
+            raise InvalidParameterError(
+                "all_owners=True is reserved to the owners in GANGLIOSIDE_NB_ADMINS. "
+                f"Got owner {self.owner!r} instead.", parameter="all_owners", value="True")
+        cond = [moment < _now() - timedelta(days=days)]
+        if not all_owners:
+            cond.append(SESSION.c.owner == self.owner)
+        return cond
 
     # -- results -------------------------------------------------------------------------------
     def save_result(self, session_id: int, result: AnalysisResult) -> SessionInfo:

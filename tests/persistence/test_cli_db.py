@@ -8,6 +8,7 @@ import re
 
 import openpyxl
 import pytest
+import sqlalchemy as sa
 
 from ganglioside_nb.cli import main
 
@@ -67,6 +68,12 @@ def test_cleanup_is_a_dry_run_unless_applied(cli):
     assert "completed" in cli("db", "list")[1]
     cli("db", "cleanup", "--days", "0", "--apply")
     assert "0 session(s)" in cli("db", "list")[1]
+    code, out, _ = cli("db", "cleanup", "--purge", "--days", "0")
+    assert code == 0 and "1 session(s) in the trash for over 0 days would be purged" in out
+    assert "1 session(s)" in cli("db", "list", "--deleted")[1]
+    code, out, _ = cli("db", "cleanup", "--purge", "--days", "0", "--apply")
+    assert code == 0 and "1 session(s) in the trash for over 0 days purged" in out
+    assert "0 session(s)" in cli("db", "list", "--deleted")[1]
 
 
 def test_bad_input_ends_as_a_failed_session_with_its_error(cli, tmp_path):
@@ -80,3 +87,21 @@ def test_bad_input_ends_as_a_failed_session_with_its_error(cli, tmp_path):
     health = json.loads(cli("db", "health")[1])
     assert health["state"] == "healthy" and health["up_to_date"]
     assert "--name only applies" in cli("analyze", "sample", "--name", "x")[2]
+
+
+def test_verify_reports_identical_or_what_changed(cli, engine):
+    sid = _saved_id(cli("analyze", "sample", "--save")[1])
+    code, out, err = cli("db", "verify", sid)
+    assert code == 0 and err == "" and out.startswith(f"session {sid}: identical")
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE compound SET status = 'outlier' "
+                             "WHERE session_id = :s AND status = 'valid'"), {"s": int(sid)})
+    code, out, err = cli("db", "verify", sid)
+    assert code == 1 and err == "" and "NOT identical" in out
+    assert "- compounds.status: 167 of 323 values differ" in out
+    pending = re.search(r"saved session (\d+)", cli("analyze", "sample", "--save")[1]).group(1)
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE analysis_session SET status = 'failed' WHERE id = :s"),
+                     {"s": int(pending)})
+    code, _, err = cli("db", "verify", pending)
+    assert code == 2 and err.count("\n") == 1 and "must be completed to be verified" in err

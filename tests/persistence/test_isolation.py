@@ -67,6 +67,10 @@ def test_admins_purge_and_clean_up_across_owners(engine, repo: Repository, compl
     with pytest.raises(SessionNotFoundError):
         admin.rename(completed, "not across owners")  # admins do not read or edit others' data
     assert any(s.id == completed for s in admin.cleanup_older_than(0, all_owners=True))
+    trashed = repo.create_session(SAMPLE_5)
+    repo.soft_delete(trashed)
+    assert trashed in [s.id for s in admin.purge_trash_older_than(0, all_owners=True, dry_run=False)]
+    assert repo.audit_log(trashed)[-1].actor == "lab-admin"
     purged = admin.purge(completed)
     assert purged.owner == repo.owner
     with pytest.raises(SessionNotFoundError):

@@ -244,6 +244,64 @@ def test_cleanup_dry_run_reports_and_apply_soft_deletes(repo: Repository, engine
         repo.cleanup_older_than(30, all_owners=True)
 
 
+def _trashed_days_ago(engine: sa.Engine, session_id: int, days: float) -> None:
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE analysis_session SET deleted_at = :t WHERE id = :i"),
+                     {"t": datetime.now(UTC) - timedelta(days=days), "i": session_id})
+
+
+def test_purging_old_trash_is_a_separate_dry_run_first_step(repo: Repository, other_repo: Repository,
+                                                            engine, small_result) -> None:
+    long_trashed = repo.create_session(SAMPLE_5, name="in the trash 40 days")
+    repo.save_result(long_trashed, small_result)
+    failed_trashed = repo.create_session(SAMPLE_5, name="failed, in the trash 31 days")
+    repo.mark_failed(failed_trashed, "boom")
+    recently_trashed = repo.create_session(SAMPLE_5, name="in the trash 2 days")
+    old_live = repo.create_session(SAMPLE_5, name="old but not in the trash")
+    theirs = other_repo.create_session(SAMPLE_5, name="another owner's trash")
+    for session_id, days in ((long_trashed, 40), (failed_trashed, 31), (recently_trashed, 2)):
+        repo.soft_delete(session_id)
+        _trashed_days_ago(engine, session_id, days)
+    other_repo.soft_delete(theirs)
+    _trashed_days_ago(engine, theirs, 90)
+    _backdate(engine, old_live, days=400)
+    events_before = len(repo.audit_log())
+
+    planned = repo.purge_trash_older_than(30)  # dry run by default
+    assert [s.id for s in planned] == [long_trashed, failed_trashed]  # longest in the trash first
+    assert count_rows(engine, "compound", long_trashed) == 5 and len(repo.audit_log()) == events_before
+
+    purged = repo.purge_trash_older_than(30, dry_run=False)
+    assert [s.id for s in purged] == [long_trashed, failed_trashed]
+    assert count_rows(engine, "compound", long_trashed) == 0
+    assert count_rows(engine, "analysis_input", failed_trashed) == 0
+    for session_id in (long_trashed, failed_trashed):
+        with pytest.raises(SessionNotFoundError):
+            repo.get_session(session_id, include_deleted=True)
+        event = repo.audit_log(session_id)[-1]  # the audit trail outlives the purge
+        assert event.action == "purged" and event.details["trash_older_than_days"] == 30
+    assert [s.id for s in repo.list_sessions(only_deleted=True)] == [recently_trashed]
+    assert repo.get_session(old_live).deleted_at is None
+    assert other_repo.get_session(theirs, include_deleted=True).deleted_at is not None
+    assert repo.purge_trash_older_than(30) == []
+    with pytest.raises(InvalidParameterError, match="days must be a number >= 0"):
+        repo.purge_trash_older_than(float("nan"))
+    with pytest.raises(InvalidParameterError, match="reserved to the owners in GANGLIOSIDE_NB_ADMINS"):
+        repo.purge_trash_older_than(30, all_owners=True)
+
+
+def test_a_session_restored_after_listing_is_not_purged(repo: Repository, engine) -> None:
+    session_id = repo.create_session(SAMPLE_5)
+    repo.soft_delete(session_id)
+    _trashed_days_ago(engine, session_id, 60)
+    assert repo._purge(session_id, any_owner=False, trashed_only=True) is not None
+    kept = repo.create_session(SAMPLE_5)
+    repo.soft_delete(kept)
+    repo.restore(kept)  # as if restored between the listing and the purge
+    assert repo._purge(kept, any_owner=False, trashed_only=True) is None
+    assert repo.get_session(kept).deleted_at is None
+
+
 # -- health ---------------------------------------------------------------------------------
 def test_health_reports_revision_and_counts(repo: Repository, completed: int) -> None:
     repo.create_session(SAMPLE_5)

@@ -17,9 +17,7 @@ from .conftest import SAMPLE, SAMPLE_5, count_rows
 
 def _differences(a: AnalysisResult, b: AnalysisResult) -> list[str]:
     """What differs, for a readable assertion message."""
-    out = [name for name, frame in a.to_frames().items() if not frame.equals(b.to_frames()[name])]
-    out += [k for k in ("params", "warnings", "provenance") if getattr(a, k) != getattr(b, k)]
-    return out
+    return [*a.differences(b), *(["provenance"] if a.provenance != b.provenance else [])]
 
 
 @pytest.mark.parametrize("mode", ["structural", "reference"])
