@@ -292,8 +292,13 @@ def _frame_differences(name: str, mine: pd.DataFrame, theirs: pd.DataFrame) -> l
                 text += f" (largest difference {np.nanmax(gap[differ]):.3g})"
         first = int(np.flatnonzero(differ)[0])
         (x,), (y,) = a.iloc[first:first + 1].tolist(), b.iloc[first:first + 1].tolist()  # plain values
-        lines.append(f"{text}; first at position {first}: {x!r} vs {y!r}")
+        lines.append(f"{text}; first at position {first}: {_short(x)} vs {_short(y)}")
     return lines
+
+
+def _short(value: Any, width: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= width else text[:width - 1] + "…"
 
 
 def _same(x: Any, y: Any) -> bool:
