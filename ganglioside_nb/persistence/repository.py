@@ -1248,6 +1248,7 @@ def _select_chunks(conn: Connection, session_id: int, names: list[str]) -> Itera
 #: COPY text escapes (PostgreSQL ``CopyAttributeOutText``) and what they stand for.
 _COPY_UNESCAPE = {"\\": "\\", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v"}
 _COPY_ESCAPE = re.compile(r"\\([\\bfnrtv])")
+_COPY_ESCAPE_BYTES = re.compile(rb"\\[\\bfnrtv]")  # any escape at all (NULL is \N: not one)
 
 
 def _copy_out_chunks(conn: Connection, session_id: int, names: list[str]) -> Iterator[list[Any]]:
@@ -1272,6 +1273,9 @@ def _copy_out_chunks(conn: Connection, session_id: int, names: list[str]) -> Ite
     buffer.seek(0)
     if not buffer.getbuffer().nbytes:
         return
+    # Most tables hold no tab, newline or backslash in any text: one scan of the bytes (C speed)
+    # spares the per-cell search of every text column (~0.75 s per 100k rows of 17 columns).
+    escaped = _COPY_ESCAPE_BYTES.search(buffer.getbuffer()) is not None
     frames = pd.read_csv(buffer, sep="\t", header=None, names=list(range(len(names))),
                          quoting=csv.QUOTE_NONE, na_values=["\\N"], keep_default_na=False,
                          dtype=read_as, engine="c", lineterminator="\n", skip_blank_lines=False,
@@ -1280,7 +1284,7 @@ def _copy_out_chunks(conn: Connection, session_id: int, names: list[str]) -> Ite
         columns: list[Any] = []
         for j, kind in enumerate(kinds):
             col = frame[j]
-            if kind in ("text", "jsonb"):
+            if escaped and kind in ("text", "jsonb"):
                 col = _copy_unescape(col)
             if kind == "bool":
                 col = col.map({"t": True, "f": False})
