@@ -61,19 +61,22 @@ def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_LAZY))
 
 
-if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
-    from . import datasets
-    from .core.events import ProgressEvent
-    from .core.names import GangliosideName, format_name, is_valid_name, parse_name
-    from .core.pipeline import analyze
-    from .core.results import AnalysisResult, InputReport
-    from .core.validation import ModelValidation, validate_model
-    from .errors import (
-        EmptyAnalysisError,
-        GangliosideError,
-        InputFormatError,
-        InvalidParameterError,
-        NameParseError,
-    )
-    from .io.readers import read_table
-    from .params import AnalysisParams
+if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs ("X as X": re-exported)
+    from . import datasets as datasets
+    from .core.events import ProgressEvent as ProgressEvent
+    from .core.names import GangliosideName as GangliosideName
+    from .core.names import format_name as format_name
+    from .core.names import is_valid_name as is_valid_name
+    from .core.names import parse_name as parse_name
+    from .core.pipeline import analyze as analyze
+    from .core.results import AnalysisResult as AnalysisResult
+    from .core.results import InputReport as InputReport
+    from .core.validation import ModelValidation as ModelValidation
+    from .core.validation import validate_model as validate_model
+    from .errors import EmptyAnalysisError as EmptyAnalysisError
+    from .errors import GangliosideError as GangliosideError
+    from .errors import InputFormatError as InputFormatError
+    from .errors import InvalidParameterError as InvalidParameterError
+    from .errors import NameParseError as NameParseError
+    from .io.readers import read_table as read_table
+    from .params import AnalysisParams as AnalysisParams

@@ -84,23 +84,28 @@ class GangliosideMagics(Magics):
         except GangliosideError as exc:
             return _fail(exc)
 
-    @cell_magic("ganglioside")
+    @cell_magic("ganglioside")  # type: ignore[arg-type]  # IPython types a named marker as Never
     def ganglioside_cell(self, line: str, cell: str) -> Any:
         try:
             args = _cell_parser().parse_args(shlex.split(line))
             body = cell.strip()
-            if body.isidentifier() and isinstance(self.shell.user_ns.get(body), pd.DataFrame):
-                return self._analyze(self.shell.user_ns[body], args, filename=None)
+            if body.isidentifier() and isinstance(self._namespace.get(body), pd.DataFrame):
+                return self._analyze(self._namespace[body], args, filename=None)
             return self._analyze(cell.lstrip("\n").encode("utf-8"), args, filename="cell.csv")
         except GangliosideError as exc:
             return _fail(exc)
 
     # -- helpers -------------------------------------------------------------------------------
+    @property
+    def _namespace(self) -> dict[str, Any]:
+        """The user's namespace (none for magics made outside an IPython shell)."""
+        return self.shell.user_ns if self.shell is not None else {}
+
     def _source(self, text: str) -> Any:
         if text == SAMPLE_WORD:
             from .datasets import sample_path
             return sample_path("testwork_user")
-        value = self.shell.user_ns.get(text) if text.isidentifier() else None
+        value = self._namespace.get(text) if text.isidentifier() else None
         return value if isinstance(value, pd.DataFrame) else text
 
     def _analyze(self, source: Any, args: argparse.Namespace, *, filename: str | None) -> Any:
@@ -115,7 +120,7 @@ class GangliosideMagics(Magics):
             from .core.pipeline import analyze
             result = analyze(source, params, filename=filename)
         if args.output:
-            self.shell.user_ns[args.output] = result
+            self._namespace[args.output] = result
         if args.widget:
             from .ui.results import ResultsView
             display(ResultsView(result=result))

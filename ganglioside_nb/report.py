@@ -168,7 +168,7 @@ def html_report(result: AnalysisResult, *, title: str | None = None,
     prov, stats = result.provenance, result.statistics
     source = prov.get("input_filename") or "input"
     title = title or f"Ganglioside analysis: {source}"
-    figures = "".join(
+    gallery = "".join(
         f"<figure><img alt='{_e(name)}' src='data:image/png;base64,"
         f"{base64.b64encode(data).decode('ascii')}'><figcaption>{_e(name.replace('_', ' '))}"
         f"</figcaption></figure>"
@@ -182,7 +182,7 @@ def html_report(result: AnalysisResult, *, title: str | None = None,
                                     f"{stats['n_models_accepted']} of {stats['n_models']} model(s) "
                                     f"accepted.</p>"),
         ("Warnings", warnings),
-        ("Figures", figures or "<p class='note'>No figures.</p>"),
+        ("Figures", gallery or "<p class='note'>No figures.</p>"),
         ("Models", _table(result.models, max_rows, "models")),
         ("Compounds", _table(result.compounds, max_rows, "compounds")),
         ("Held-out predictions of the anchors", _table(result.validation, max_rows, "anchors")),

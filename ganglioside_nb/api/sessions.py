@@ -17,7 +17,7 @@ import os
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import pandas as pd
 
@@ -31,7 +31,7 @@ from .verify import Verification, verify_session
 
 __all__ = ["AnalysisService", "Source", "failed_job"]
 
-Source = str | os.PathLike[str] | bytes | bytearray | memoryview | pd.DataFrame | int
+Source: TypeAlias = str | os.PathLike[str] | bytes | bytearray | memoryview | pd.DataFrame | int
 LOST_MESSAGE = ("The task running this analysis was lost (its worker or scheduler stopped) "
                 "before it could finish; run it again.")
 

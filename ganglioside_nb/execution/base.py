@@ -225,7 +225,11 @@ class Batch:
     def subscribe(self, callback: EventCallback, *, replay: bool = True) -> Callable[[], None]:
         """``callback(event)`` for the events of every job (in the pushing thread)."""
         stops = [j.subscribe(callback, replay=replay) for j in self.jobs]
-        return lambda: [stop() for stop in stops]  # type: ignore[func-returns-value]
+
+        def stop_all() -> None:
+            for stop in stops:
+                stop()
+        return stop_all
 
     def as_completed(self, timeout: float | None = None) -> Iterator[Job]:
         """Each job once its terminal event arrived, in that order (blocks between jobs)."""
@@ -293,6 +297,10 @@ class Runner(Protocol):
     """Something that runs task functions and streams their events (see module doc)."""
 
     name: str
+
+    def key_prefix(self, prefix: str) -> str:
+        """The start of this runner's task keys for tasks named ``prefix``."""
+        ...
 
     def submit(self, fn: Callable[..., Any], *args: Any, key: str | None = None,
                label: str | None = None, meta: dict[str, Any] | None = None,

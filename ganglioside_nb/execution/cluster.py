@@ -168,12 +168,20 @@ def close_local_cluster() -> None:
             logger.debug("closing local cluster failed", exc_info=True)
 
 
+def scheduler_rpc(client: Client) -> Any:
+    """The client's connection to its scheduler (absent only before connecting or once closed)."""
+    if client.scheduler is None:
+        raise SchedulerUnavailableError("The Dask client must be connected to a scheduler. "
+                                        "Got a client without a scheduler connection instead.")
+    return client.scheduler
+
+
 def cluster_info(client: Client) -> dict[str, Any]:
     """Scheduler address, workers (address, threads, memory limit) and dashboard link.
 
     Call with a synchronous client, or from a thread other than an asynchronous client's loop.
     """
-    identity = client.sync(client.scheduler.identity, asynchronous=False)
+    identity = client.sync(scheduler_rpc(client).identity, asynchronous=False)
     workers = [{"address": addr, "name": str(w.get("name", addr)), "nthreads": int(w.get("nthreads", 0)),
                 "memory_limit": int(w.get("memory_limit") or 0)}
                for addr, w in sorted(identity.get("workers", {}).items())]

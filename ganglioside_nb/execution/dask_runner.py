@@ -31,7 +31,7 @@ from distributed.scheduler import KilledWorker
 
 from ..errors import SchedulerUnavailableError, TaskCancelledError, TaskFailedError
 from .base import Job, Raised, describe_error, execute, new_key
-from .cluster import cluster_info, get_client
+from .cluster import cluster_info, get_client, scheduler_rpc
 from .events import TaskEvent
 
 __all__ = ["DaskJob", "DaskRunner", "chunk_sizes", "topic_for"]
@@ -81,7 +81,7 @@ class _Dispatcher:
             logger.warning("ignoring malformed event on %s: %r", self.topic, message)
             return
         for item in items:
-            job = self.jobs.get(item.get("key")) if isinstance(item, dict) else None
+            job = self.jobs.get(str(item.get("key"))) if isinstance(item, dict) else None
             if job is not None:
                 job._on_items([item])
 
@@ -208,13 +208,13 @@ class _ChunkValue:
         self.fetched = False
         self.value: Any = None
 
-    def get(self, future: Future, timeout: float | None) -> Any:
+    def get(self, future: Future[Any], timeout: float | None) -> Any:
         with self.lock:
             if not self.fetched:
                 self.value, self.fetched = future.result(timeout), True
             return self.value
 
-    async def get_async(self, future: Future) -> Any:
+    async def get_async(self, future: Future[Any]) -> Any:
         if not self.fetched:
             value = await future
             self.value, self.fetched = value, True
@@ -228,7 +228,7 @@ class DaskJob(Job):
     def __init__(self, key: str, client: Client, **kwargs: Any) -> None:
         super().__init__(key, **kwargs)
         self.client = client
-        self.future: Future | None = None
+        self.future: Future[Any] | None = None
         self.dispatcher = _Dispatcher.of(client)
         self.index: int | None = None
         self.chunk: list[DaskJob] = [self]
@@ -300,7 +300,7 @@ class DaskJob(Job):
         except Exception:
             logger.warning("ignoring malformed event of %s: %r", self.key, items)
 
-    def _on_done(self, future: Future) -> None:
+    def _on_done(self, future: Future[Any]) -> None:
         """Runs in distributed's callback thread once the future finished."""
         if self.dropped:
             return
@@ -330,7 +330,8 @@ class DaskRunner:
         self._address = address
 
     def __repr__(self) -> str:
-        where = self._client.scheduler.address if self._client is not None else (self._address or "local")
+        where = (getattr(self._client.scheduler, "address", "closed") if self._client is not None
+                 else (self._address or "local"))
         return f"DaskRunner({where})"
 
     @property
@@ -420,7 +421,7 @@ class DaskRunner:
         client = self.client
         ours = {k: "processing" for k in keys if k in client.futures}
         asked = [k for k in keys if k not in ours]
-        states = (client.sync(client.scheduler.get_task_status, keys=asked, asynchronous=False)
+        states = (client.sync(scheduler_rpc(client).get_task_status, keys=asked, asynchronous=False)
                   if asked else {})
         return {k: ours.get(k) or (states.get(k) if states.get(k) in ALIVE_STATES else None) for k in keys}
 

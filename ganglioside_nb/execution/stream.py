@@ -40,7 +40,7 @@ class EventStream:
         self._lock = threading.RLock()
         self._events: list[TaskEvent] = []
         self._seen: set[tuple[str, int, str]] = set()
-        self._sinks: list[Callable[[TaskEvent], None]] = []
+        self._sinks: list[EventCallback] = []
         self._state = ProgressState(key=key)
         self._folded = 0  # events already folded into _state (folded when asked, not per push)
         self._ended = False  # the terminal event was pushed (no more pushes accepted)
@@ -96,14 +96,14 @@ class EventStream:
         have returned by then."""
         return self._terminal.wait(timeout)
 
-    def _attach(self, sink: Callable[[TaskEvent], None]) -> list[TaskEvent]:
+    def _attach(self, sink: EventCallback) -> list[TaskEvent]:
         """Register ``sink`` for future events; return the past ones (atomically)."""
         with self._lock:
             if not self._ended:
                 self._sinks.append(sink)
             return list(self._events)
 
-    def _detach(self, sink: Callable[[TaskEvent], None]) -> None:
+    def _detach(self, sink: EventCallback) -> None:
         with self._lock:
             if sink in self._sinks:
                 self._sinks.remove(sink)

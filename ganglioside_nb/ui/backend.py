@@ -45,8 +45,9 @@ class Backend:
 
     @property
     def repository(self) -> Repository:
-        if self._repository is None:
-            self._repository = Repository(self._repository_arg, self._owner, migrate=True)
+        if self._repository is None:  # the argument was a URL or None (a Repository is kept as is)
+            url = self._repository_arg if not isinstance(self._repository_arg, Repository) else None
+            self._repository = Repository(url, self._owner, migrate=True)
         return self._repository
 
     @property

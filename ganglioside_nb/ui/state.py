@@ -54,7 +54,7 @@ class AppState(t.HasTraits):
     def clear_input(self) -> None:
         """Forget the input and everything derived from it (the parameters stay)."""
         with self.hold_trait_notifications():
-            self.source = None
+            self.source = None  # type: ignore[assignment]  # traitlets types Bytes as never None
             self.filename = None
             self.preview = None
             self.input_report = None

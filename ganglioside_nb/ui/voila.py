@@ -39,7 +39,7 @@ VOILA_CONFIG: dict[str, Any] = {
 def app_notebook(name: str) -> dict[str, Any]:
     """The notebook (nbformat 4 JSON) of one app."""
     _, cls = APPS[name]
-    cells = [
+    cells: list[dict[str, Any]] = [
         {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
          "source": [f"from ganglioside_nb.ui.apps import {cls}"]},
         {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
