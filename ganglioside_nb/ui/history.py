@@ -6,15 +6,17 @@ table per page (no widget per row), with filters (status, data type, text, creat
 Trash) and paging. A ``SelectMultiple`` below the table picks the sessions the actions apply
 to: Open (the stored result in a :class:`~ganglioside_nb.ui.results.ResultsView`, or the error
 of a failed session), Rename, Delete (soft, confirmed), Re-run (optionally with new parameters;
-several sessions run as a batch with one progress row each), and in the Trash Restore and Purge
-(confirmed). Two panels follow: Clean-up (a dry-run list of the finished sessions older than N
-days, then a soft delete) and Health (database and scheduler).
+several sessions run as a batch with one progress row each), Verify (the stored input analysed
+again and compared with the stored result, FEATURES.md H1), and in the Trash Restore and Purge
+(confirmed). Panels follow: Clean-up (a dry-run list of the finished sessions older than N days,
+then a soft delete; or, as a separate step, of the sessions in the Trash for over N days, then
+a purge), Health (database and scheduler) and Dashboard.
 
 Layer: ``ui``. Every handler reads the widgets, calls one repository or
 :class:`~ganglioside_nb.api.AnalysisService` method and assigns what it returns; failures
 become the one line of the :class:`~ganglioside_nb.ui.common.Alert` at the top. Quick database
 calls (listing, rename, delete) run in the handler; slow ones (loading a result, submitting
-re-runs, the health check) run as coroutines on the kernel loop with the blocking calls in a
+re-runs, verifying, the health check) run as coroutines on the kernel loop with the blocking calls in a
 thread, so the page stays responsive.
 """
 
@@ -31,7 +33,7 @@ from typing import Any
 import ipywidgets as W
 
 from .. import __version__
-from ..api import failed_job
+from ..api import Verification, failed_job, verify_session
 from ..errors import GangliosideError, InvalidParameterError, SchedulerUnavailableError
 from ..execution import Batch, Job
 from ..params import AnalysisParams
@@ -272,7 +274,7 @@ class HistoryView(W.VBox):
         self.rerun_state = AppState()
         self.params_form: W.Widget | None = None
         self._confirm_ids: tuple[int, ...] = ()
-        self._previewed: tuple[int, bool] | None = None  # (days, all owners) of the last preview
+        self._previewed: tuple[str, int, bool] | None = None  # (kind, days, all owners) previewed
         self._params_from: int | None = None  # the session whose parameters fill the form
 
         # filters
@@ -313,6 +315,9 @@ class HistoryView(W.VBox):
                                      tooltip="Move the selected sessions to the Trash")
         self.rerun_button = _button("Re-run", "history-rerun", icon="repeat",
                                     tooltip="Run the selected sessions again as new sessions")
+        self.verify_button = _button("Verify", "history-verify", icon="check",
+                                     tooltip="Analyse the stored input again and compare with the stored "
+                                             "result (one completed session selected)")
         self.restore_button = _button("Restore", "history-restore", icon="undo", hidden=True)
         self.purge_button = _button("Purge", "history-purge", icon="times", style="danger", hidden=True,
                                     tooltip="Delete the selected sessions for good")
@@ -337,6 +342,9 @@ class HistoryView(W.VBox):
         self.cleanup_days = tag(W.BoundedIntText(value=30, min=0, max=36500, description="Older than (days)",
                                                  layout=W.Layout(width="14em"),
                                                  style={"description_width": "9em"}), "history-cleanup-days")
+        self.cleanup_kind = tag(W.ToggleButtons(options=[("Old sessions to the Trash", "trash"),
+                                                         ("Purge the old Trash", "purge")], value="trash",
+                                                style={"button_width": "auto"}), "history-cleanup-kind")
         self.cleanup_all = tag(W.Checkbox(value=False, description="all owners (admin)", indent=False,
                                           layout=W.Layout(width="auto")), "history-cleanup-all-owners")
         self.cleanup_preview_button = _button("Preview", "history-cleanup-preview", icon="search")
@@ -346,7 +354,10 @@ class HistoryView(W.VBox):
         self.cleanup_report = tag(W.HTML(), "history-cleanup-report")
         self.cleanup = tag(W.VBox([
             W.HTML('<div class="gnb-muted">Finished sessions (completed, failed, cancelled) created more '
-                   "than N days ago go to the Trash. Preview first, then apply.</div>"),
+                   "than N days ago go to the Trash; as a separate step, sessions in the Trash for more "
+                   "than N days are purged for good (their audit events stay). Preview first, then "
+                   "apply.</div>"),
+            self.cleanup_kind,
             W.HBox([self.cleanup_days, self.cleanup_all, self.cleanup_preview_button,
                     self.cleanup_apply_button], layout=W.Layout(align_items="center")),
             self.cleanup_report]), "history-cleanup")
@@ -380,7 +391,8 @@ class HistoryView(W.VBox):
                    layout=W.Layout(align_items="center")),
             self.select,
             W.HBox([self.open_button, self.rename_text, self.rename_button, self.delete_button,
-                    self.rerun_button, self.new_params, self.restore_button, self.purge_button],
+                    self.rerun_button, self.new_params, self.verify_button, self.restore_button,
+                    self.purge_button],
                    layout=W.Layout(flex_flow="row wrap", align_items="center")),
             self.confirm_box, self.params_box, self.jobs, self.jobs_summary, self.detail, self.panels,
         ], **kwargs)
@@ -393,6 +405,7 @@ class HistoryView(W.VBox):
         self.new_params.observe(catch_errors(self.state)(self._on_new_params), names="value")
         self.cleanup_days.observe(self._on_cleanup_input, names="value")
         self.cleanup_all.observe(self._on_cleanup_input, names="value")
+        self.cleanup_kind.observe(self._on_cleanup_input, names="value")
         clicks: list[tuple[W.Button, Callable[[], Any]]] = [
             (self.refresh_button, self.refresh),
             (self.prev_button, lambda: self.go_to(self.page - 1)),
@@ -406,6 +419,7 @@ class HistoryView(W.VBox):
             (self.cancel_confirm_button, self._hide_confirm),
             (self.restore_button, self._click_restore),
             (self.rerun_button, self._click_rerun),
+            (self.verify_button, self._click_verify),
             (self.cleanup_preview_button, lambda: self.preview_cleanup()),
             (self.cleanup_apply_button, lambda: self.apply_cleanup()),
             (self.health_button, lambda: self._spawn(self.check_health())),
@@ -521,13 +535,13 @@ class HistoryView(W.VBox):
         """Trash: Restore and Purge; otherwise Open, Rename, Delete and Re-run."""
         trash = self.trash.value
         for widget in (self.open_button, self.rename_text, self.rename_button, self.delete_button,
-                       self.rerun_button, self.new_params):
+                       self.rerun_button, self.new_params, self.verify_button):
             _show(widget, not trash)
         _show(self.params_box, not trash and self.new_params.value)
         for widget in (self.restore_button, self.purge_button):
             _show(widget, trash)
         n = len(self.selected)
-        self.open_button.disabled = self.rename_button.disabled = n != 1
+        self.open_button.disabled = self.rename_button.disabled = self.verify_button.disabled = n != 1
         for button in (self.delete_button, self.rerun_button, self.restore_button, self.purge_button):
             button.disabled = n == 0
 
@@ -652,6 +666,36 @@ class HistoryView(W.VBox):
         (session_id,) = self._selected(one=True, action="open")
         self._spawn(self.open_session(session_id))
 
+    # -- verify --------------------------------------------------------------------------------
+    async def verify(self, session_id: int) -> Verification | None:
+        """Re-run a completed session's stored input (in a thread) and compare with its stored
+        result (FEATURES.md H1); the verdict goes to the detail area and the message line.
+        Returns the :class:`~ganglioside_nb.api.Verification` (None after an error)."""
+        return await catch_errors(self.state)(self._verify)(session_id)
+
+    async def _verify(self, session_id: int) -> Verification:
+        self.verify_button.disabled = True
+        try:
+            info = await asyncio.to_thread(self.repository.get_session, session_id)
+            header = tag(W.HTML(_detail_header(info)), "history-detail-header")
+            self._set_detail([header, W.HTML('<span class="gnb-muted">Analysing the stored input '
+                                             "again...</span>")])
+            verification = await asyncio.to_thread(verify_session, self.repository, session_id)
+        finally:
+            self.verify_button.disabled = len(self.selected) != 1
+        self._set_detail([header, tag(W.HTML(verification._repr_html_()), "history-verification")])
+        if verification.identical:
+            self.state.notice = (f"Session #{session_id} verifies: its stored input, analysed again, "
+                                 "gives the stored result.")
+        else:
+            self.state.error = (f"Session #{session_id} does not verify: "
+                                f"{len(verification.differences)} difference(s), shown below.")
+        return verification
+
+    def _click_verify(self) -> None:
+        (session_id,) = self._selected(one=True, action="verify")
+        self._spawn(self.verify(session_id))
+
     # -- re-run --------------------------------------------------------------------------------
     def _on_new_params(self, change: Any = None) -> None:
         checked = bool(self.new_params.value)
@@ -738,38 +782,57 @@ class HistoryView(W.VBox):
     def _on_cleanup_input(self, _change: Any = None) -> None:
         self._previewed = None
         self.cleanup_apply_button.disabled = True
+        purge = self.cleanup_kind.value == "purge"
+        self.cleanup_days.description = "In the Trash (days)" if purge else "Older than (days)"
+        self.cleanup_apply_button.button_style = "danger" if purge else "warning"
+        self.cleanup_apply_button.tooltip = ("Purge the previewed sessions for good" if purge
+                                             else "Move the previewed sessions to the Trash")
+
+    def _cleanup_choice(self) -> tuple[str, int, bool]:
+        return str(self.cleanup_kind.value), int(self.cleanup_days.value), bool(self.cleanup_all.value)
+
+    def _cleanup(self, dry_run: bool) -> list[SessionInfo]:
+        kind, days, everyone = self._cleanup_choice()
+        method = (self.repository.purge_trash_older_than if kind == "purge"
+                  else self.repository.cleanup_older_than)
+        return method(days, dry_run=dry_run, all_owners=everyone)
 
     def preview_cleanup(self) -> list[SessionInfo] | None:
-        """The dry run: which finished sessions older than the days given would go to the Trash."""
+        """The dry run: which finished sessions older than the days given would go to the Trash
+        (or, with "Purge the old Trash", which sessions in the Trash that long would be purged)."""
         return catch_errors(self.state)(self._preview_cleanup)()
 
     def _preview_cleanup(self) -> list[SessionInfo]:
-        days, everyone = int(self.cleanup_days.value), bool(self.cleanup_all.value)
-        found = self.repository.cleanup_older_than(days, dry_run=True, all_owners=everyone)
+        found = self._cleanup(dry_run=True)
+        kind, days, _ = choice = self._cleanup_choice()
         names = ", ".join(_esc(_label(s)) for s in found[:_LISTED])
         more = f" and {len(found) - _LISTED} more" if len(found) > _LISTED else ""
-        self.cleanup_report.value = (
-            f'<span class="gnb-cleanup-count">{_plural(len(found))} older than {days} days would move to '
-            f"the Trash</span>{': ' + names + more if found else '.'}")
-        self._previewed = (days, everyone) if found else None
+        what = (f"in the Trash for more than {days} days would be purged for good" if kind == "purge"
+                else f"older than {days} days would move to the Trash")
+        self.cleanup_report.value = (f'<span class="gnb-cleanup-count">{_plural(len(found))} {what}</span>'
+                                     f"{': ' + names + more if found else '.'}")
+        self._previewed = choice if found else None
         self.cleanup_apply_button.disabled = not found
         return found
 
     def apply_cleanup(self) -> list[SessionInfo] | None:
-        """Soft-delete what the last preview listed (same days); returns the sessions moved."""
+        """Do what the last preview listed (same choice and days); returns the sessions moved to
+        the Trash or purged."""
         return catch_errors(self.state)(self._apply_cleanup)()
 
     def _apply_cleanup(self) -> list[SessionInfo]:
-        days, everyone = int(self.cleanup_days.value), bool(self.cleanup_all.value)
-        if self._previewed != (days, everyone):
+        kind, days, _ = choice = self._cleanup_choice()
+        if self._previewed != choice:
             raise InvalidParameterError(
                 f"The clean-up of sessions older than {days} days must be previewed before it is applied. "
                 "Got no preview instead.", parameter="days", value=str(days))
-        done = self.repository.cleanup_older_than(days, dry_run=False, all_owners=everyone)
+        done = self._cleanup(dry_run=False)
         self._on_cleanup_input()
-        self.cleanup_report.value = (f'<span class="gnb-cleanup-count">Moved {_plural(len(done))} to the '
-                                     "Trash.</span>")
-        self.state.notice = f"Clean-up: moved {_plural(len(done))} to the Trash."
+        verb = "Purged" if kind == "purge" else "Moved"
+        where = "" if kind == "purge" else " to the Trash"
+        count = f"{_plural(len(done))}{where}"
+        self.cleanup_report.value = f'<span class="gnb-cleanup-count">{verb} {count}.</span>'
+        self.state.notice = f"Clean-up: {verb.lower()} {count}."
         self.refresh()
         return done
 

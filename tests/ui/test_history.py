@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -220,6 +220,40 @@ def test_open_shows_the_result_or_the_error(repo: Repository, sample_result: Ana
     assert view.state.error.startswith("The analysis session id must name an analysis session")
 
 
+def test_verify_shows_identical_or_what_changed(repo: Repository, engine,
+                                                sample_result: AnalysisResult) -> None:
+    import sqlalchemy as sa
+
+    done, failed, pending = _populate(repo, sample_result)
+    view = HistoryView(Backend(repo, LocalRunner()))
+    view.select.value = (done, failed)
+    assert view.verify_button.disabled and _shown(view.verify_button)  # one session at a time
+
+    async def click() -> Any:
+        view.verify_button.click()
+        return await view.task
+
+    view.select.value = (done,)
+    assert not view.verify_button.disabled
+    verification = asyncio.run(click())
+    assert verification.identical and view.state.error == ""
+    assert view.state.notice.startswith(f"Session #{done} verifies")
+    shown = view.detail.children[1]
+    assert "gnb-verification" in shown.value and "identical" in shown.value
+    assert "gnb-history-verification" in shown._dom_classes
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE compound SET z = z + 1 WHERE session_id = :s AND input_row = 7"),
+                     {"s": done})
+    verification = asyncio.run(click())
+    assert not verification.identical
+    assert view.state.error == f"Session #{done} does not verify: 1 difference(s), shown below."
+    assert "compounds.z: 1 of 323 values differ" in view.detail.children[1].value
+    assert asyncio.run(view.verify(failed)) is None  # a failed session has no result to verify
+    assert "must be completed to be verified" in view.state.error
+    view.trash.value = True
+    assert not _shown(view.verify_button)
+
+
 def test_rerun_with_new_parameters_makes_child_sessions(repo: Repository, sample_result: AnalysisResult,
                                                         local_runner: LocalRunner) -> None:
     done, failed, _pending = _populate(repo, sample_result)
@@ -333,6 +367,39 @@ def test_cleanup_previews_then_applies(repo: Repository, sample_result: Analysis
     assert view.state.notice == "Clean-up: moved 2 sessions to the Trash."
     assert [s.id for s in view.sessions] == [pending]
     assert {s.id for s in repo.list_sessions(only_deleted=True)} == {done, failed}
+
+
+def test_purging_the_old_trash_is_its_own_previewed_step(repo: Repository, engine,
+                                                         sample_result: AnalysisResult) -> None:
+    import sqlalchemy as sa
+
+    done, failed, pending = _populate(repo, sample_result)
+    repo.soft_delete(done)
+    repo.soft_delete(failed)
+    with engine.begin() as conn:  # ``done`` has been in the Trash for 40 days
+        conn.execute(sa.text("UPDATE analysis_session SET deleted_at = :t WHERE id = :i"),
+                     {"t": datetime.now(UTC) - timedelta(days=40), "i": done})
+    view = HistoryView(Backend(repo, LocalRunner()))
+    view.cleanup_preview_button.click()  # the default: old sessions to the Trash
+    assert "0 sessions older than 30 days" in view.cleanup_report.value
+    view.cleanup_kind.value = "purge"
+    assert view.cleanup_days.description == "In the Trash (days)"
+    assert view.cleanup_apply_button.button_style == "danger" and view.cleanup_apply_button.disabled
+    view.cleanup_preview_button.click()
+    report = view.cleanup_report.value
+    assert "1 session in the Trash for more than 30 days would be purged for good" in report
+    assert f"#{done} alpha brain" in report and f"#{failed}" not in report
+    view.cleanup_kind.value = "trash"  # another choice: preview again first
+    assert view.cleanup_apply_button.disabled
+    view.cleanup_kind.value = "purge"
+    assert view.apply_cleanup() is None and "must be previewed" in view.state.error
+    view.cleanup_preview_button.click()
+    view.cleanup_apply_button.click()
+    assert view.state.notice == "Clean-up: purged 1 session."
+    with pytest.raises(SessionNotFoundError):
+        repo.get_session(done, include_deleted=True)
+    assert [s.id for s in repo.list_sessions(only_deleted=True)] == [failed]
+    assert repo.audit_log(done)[-1].action == "purged"
 
 
 def test_admins_may_clean_up_across_owners(repo: Repository, other_repo: Repository,
