@@ -19,6 +19,7 @@ import dask
 from distributed import Client, LocalCluster
 
 from ..errors import InvalidParameterError, SchedulerUnavailableError
+from .warmup import MODULE as WARMUP_MODULE
 
 __all__ = ["ADDRESS_ENV", "close_client", "close_local_cluster", "cluster_info", "get_async_client",
            "get_client", "local_cluster", "resolve_address"]
@@ -78,7 +79,8 @@ def local_cluster(*, n_workers: int = 2, threads_per_worker: int = 1) -> LocalCl
         if cluster is None or cluster.status.name in ("closing", "closed", "failed"):
             with dask.config.set(LOCAL_CLUSTER_CONFIG):
                 cluster = LocalCluster(n_workers=n_workers, threads_per_worker=threads_per_worker,
-                                       processes=True, dashboard_address=":0", host="127.0.0.1")
+                                       processes=True, dashboard_address=":0", host="127.0.0.1",
+                                       preload=[WARMUP_MODULE])  # first analyses as fast as later ones
             _local.clear()
             _local["cluster"] = cluster
             atexit.register(close_local_cluster)

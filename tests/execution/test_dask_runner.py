@@ -239,3 +239,40 @@ def test_the_local_cluster_settings_reach_the_workers(dask_client: Client) -> No
     expected = tuple(cluster.LOCAL_CLUSTER_CONFIG.values())
     assert set(dask_client.run(settings).values()) == {expected}
     assert len(dask_client.run(settings)) == 2
+
+
+def _warm_state() -> tuple[bool, int, bool]:
+    """On a worker: warm-up finished, pygoslin parser built, the core imported."""
+    import sys
+
+    from ganglioside_nb.core.names import _goslin_parser
+    from ganglioside_nb.execution import warmup
+    return (warmup.wait(60), _goslin_parser.cache_info().currsize,
+            "ganglioside_nb.core.pipeline" in sys.modules)
+
+
+def test_local_cluster_workers_warm_up_when_they_start(dask_client: Client) -> None:
+    """The preload analyses the 5-row sample in each new worker, so a first analysis does not
+    load the core (benchmarks/README.md: ~0.5 s -> ~0.13 s)."""
+    from ganglioside_nb.execution import warmup
+
+    states = dask_client.run(_warm_state)
+    assert len(states) == 2 and all(state == (True, 1, True) for state in states.values()), states
+    assert dask_client.cluster is not None  # the shared local cluster
+    assert all(spec["options"].get("preload") == [warmup.MODULE]
+               for spec in dask_client.cluster.worker_spec.values())
+
+
+def test_a_failed_warm_up_leaves_the_worker_usable(monkeypatch: pytest.MonkeyPatch,
+                                                   caplog: pytest.LogCaptureFixture) -> None:
+    from ganglioside_nb.core import pipeline
+    from ganglioside_nb.execution import warmup
+
+    def broken(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("no disk")
+
+    monkeypatch.setattr(pipeline, "analyze", broken)
+    monkeypatch.setattr(warmup, "_done", warmup.threading.Event())
+    warmup.dask_setup(worker=None)
+    assert warmup.wait(30)
+    assert "warm-up failed" in caplog.text
