@@ -280,9 +280,10 @@ def _frame_differences(name: str, mine: pd.DataFrame, theirs: pd.DataFrame) -> l
         if a.dtype == object:  # lists, texts, mixed: cell by cell
             differ = ~np.array([_same(x, y) for x, y in zip(a.tolist(), b.tolist(), strict=True)],
                                dtype=bool)
-        else:
-            both_missing = a.isna().to_numpy() & b.isna().to_numpy()
-            differ = ~((a.to_numpy() == b.to_numpy()) | both_missing)
+        else:  # pandas' comparison: NA (nullable dtypes) where a side is missing
+            a, b = a.reset_index(drop=True), b.reset_index(drop=True)
+            equal = (a == b).fillna(False).to_numpy(dtype=bool)
+            differ = ~(equal | (a.isna().to_numpy() & b.isna().to_numpy()))
         if not differ.any():  # equal values under another index
             continue
         text = f"{name}.{column}: {int(differ.sum())} of {len(a)} values differ"

@@ -79,6 +79,21 @@ def test_missing_values_equal_each_other_and_nothing_else() -> None:
         "t.o: 1 of 3 values differ; first at position 2: <NA> vs [2]"]
 
 
+def test_nullable_columns_compare_with_their_missing_values() -> None:
+    from ganglioside_nb.core.results import _frame_differences
+    a = pd.DataFrame({"i": pd.array([1, None, 3], dtype="Int64"),
+                      "b": pd.array([True, None, False], dtype="boolean"),
+                      "s": pd.array(["x", None, "z"], dtype="string")})
+    b = pd.DataFrame({"i": pd.array([1, 2, 4], dtype="Int64"),
+                      "b": pd.array([True, True, None], dtype="boolean"),
+                      "s": pd.array(["x", "y", None], dtype="string")})
+    assert _frame_differences("t", a, a.copy()) == []
+    assert _frame_differences("t", a, b) == [
+        "t.i: 2 of 3 values differ (largest difference 1); first at position 1: <NA> vs 2",
+        "t.b: 2 of 3 values differ; first at position 1: <NA> vs True",
+        "t.s: 2 of 3 values differ; first at position 1: <NA> vs 'y'"]
+
+
 def test_only_results_compare(result: AnalysisResult) -> None:
     with pytest.raises(TypeError, match="must be an AnalysisResult"):
         result.differences(result.compounds)  # type: ignore[arg-type]
