@@ -190,7 +190,8 @@ def _build_parser() -> _Parser:
     export.add_argument("-o", "--output", type=Path, metavar="OUT", required=True,
                         help="a .csv, .xlsx or .json file, or .html for a self-contained report")
     cleanup = actions.add_parser("cleanup", parents=[shared],
-                                 help="trash finished sessions older than N days (dry run unless --apply)")
+                                 help="trash finished sessions older than N days, or with --purge "
+                                      "purge what has been in the trash N days (dry run unless --apply)")
     cleanup.add_argument("--days", type=float, default=30.0, metavar="N")
     cleanup.add_argument("--apply", action="store_true", help="really do it (default: a dry run)")
     cleanup.add_argument("--purge", action="store_true",
