@@ -270,9 +270,12 @@ def _run_analyze(args: argparse.Namespace) -> int:
         try:
             result = analyze(repo.load_input(session_id), params, filename=source.name)
             repo.save_result(session_id, result)
-        except BaseException as exc:
+        except BaseException as exc:  # Ctrl-C cancels the session; anything else fails it
             if repo.get_session(session_id).status == "running":
-                repo.mark_failed(session_id, exc)
+                if isinstance(exc, KeyboardInterrupt):
+                    repo.mark_cancelled(session_id)
+                else:
+                    repo.mark_failed(session_id, exc)
             raise
     else:
         result = analyze(source, params)

@@ -27,6 +27,8 @@ __all__ = ["ADDRESS_ENV", "close_client", "close_local_cluster", "cluster_info",
 logger = logging.getLogger(__name__)
 
 ADDRESS_ENV = "GANGLIOSIDE_DASK_ADDRESS"
+#: Dask's own variable (read when ``ADDRESS_ENV`` is unset)
+DASK_ADDRESS_ENV = "DASK_SCHEDULER_ADDRESS"
 #: how often the scheduler re-runs a task whose worker died before it gives up (KilledWorker)
 ALLOWED_FAILURES = 2
 CONNECT_TIMEOUT_S = 10.0
@@ -56,10 +58,15 @@ _remote: dict[str, Client] = {}  # address -> sync Client
 
 
 def resolve_address(address: str | None = None) -> str | None:
-    """The scheduler address to use: the argument, else ``$GANGLIOSIDE_DASK_ADDRESS``, else None
-    (meaning: a local cluster). ``host:port`` gets the ``tcp://`` scheme."""
-    value = address if address is not None else os.environ.get(ADDRESS_ENV)
-    if value is None or not str(value).strip():
+    """The scheduler address to use: the argument, else ``$GANGLIOSIDE_DASK_ADDRESS``, else
+    Dask's own setting (``$DASK_SCHEDULER_ADDRESS`` or ``scheduler-address`` in a Dask config
+    file, as JupyterHub and Dask deployments set it), else None (meaning: a local cluster).
+    ``host:port`` gets the ``tcp://`` scheme."""
+    candidates = ([address] if address is not None else
+                  [os.environ.get(ADDRESS_ENV), os.environ.get(DASK_ADDRESS_ENV),
+                   dask.config.get("scheduler-address", None)])
+    value = next((c for c in candidates if c is not None and str(c).strip()), None)
+    if value is None:
         return None
     value = str(value).strip()
     if "://" not in value:

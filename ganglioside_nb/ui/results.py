@@ -36,10 +36,10 @@ import numpy as np
 import pandas as pd
 
 from ..core.results import _STATUS_COLOURS, AnalysisResult
-from ..errors import InvalidParameterError
+from ..errors import GangliosideError, InvalidParameterError
 from ..io.export import to_csv
 from .common import Alert, close_tree, download_link, tag
-from .errors import catch_errors
+from .errors import catch_errors, error_message
 from .state import AppState
 
 __all__ = ["CompoundTable", "ResultsView", "model_equation"]
@@ -580,7 +580,8 @@ class ResultsView(W.VBox):
                  self._html(self._models_html(result), "models"), self._plots_box,
                  self._html(self._checks_html(result), "checks"),
                  self._html(result.input_report._repr_html_(), "input-report"),
-                 self._html(self._provenance_html(result), "provenance"), self._export_box]
+                 self._html(self._provenance_html(result) + self._audit_html(), "provenance"),
+                 self._export_box]
         self.tabs.children = pages
         self.tabs.titles = TAB_TITLES
         self.children = [*self._alert, self.stats, self.tabs]
@@ -713,6 +714,31 @@ class ResultsView(W.VBox):
                 f"<b>Libraries</b>{_kv_table(libraries.items()) if libraries else '<div>—</div>'}"
                 f"<b>Parameters (defaults included)</b>{_kv_table(result.params.to_dict().items())}")
 
+    def _audit_html(self) -> str:
+        """The stored session's audit trail (FEATURES.md H1), when the view has a repository
+        with ``audit_log`` and a session id; one line saying why when it cannot be read."""
+        audit_log = getattr(self.repository, "audit_log", None)
+        if audit_log is None or self.session_id is None:
+            return ""
+        try:
+            events = audit_log(self.session_id)
+        except GangliosideError as exc:
+            return f"<b>Audit trail</b><div class='gnb-muted'>{_esc(error_message(exc))}</div>"
+        rows = "".join(
+            f"<tr><td class='txt'>{_esc(e.at.strftime('%Y-%m-%d %H:%M:%S'))}</td>"
+            f"<td class='txt'>{_esc(e.actor)}</td><td class='txt'>{_esc(e.action)}</td>"
+            f"<td class='txt'>{_esc(', '.join(f'{k} {v}' for k, v in e.details.items()))}</td></tr>"
+            for e in events)
+        return (f"<b>Audit trail</b> <span class='gnb-muted'>(session #{self.session_id}, append-only, "
+                f"times in UTC)</span><table class='gnb-audit'><tr><th>at</th><th>by</th><th>action</th>"
+                f"<th>details</th></tr>{rows}</table>")
+
+    def _refresh_audit(self) -> None:
+        pages = self.tabs.children
+        if self.result is not None and len(pages) == len(TAB_TITLES):
+            page = pages[TAB_TITLES.index("Provenance")]
+            page.value = _TABLE_CSS + self._provenance_html(self.result) + self._audit_html()
+
     # -- lazy tabs -----------------------------------------------------------------------------
     def render_plots(self) -> None:
         """Draw every figure of :func:`ganglioside_nb.plots.plot_all` as a PNG image with a link,
@@ -783,6 +809,7 @@ class ResultsView(W.VBox):
     def _record(self, fmt: str, data: bytes) -> None:
         if self.repository is not None and self.session_id is not None:
             self.repository.record_export(self.session_id, fmt, data, via="ui")
+            self._refresh_audit()
 
     def build_downloads(self) -> None:
         """Build the CSV, XLSX and JSON downloads (and record them, see the module docstring)."""

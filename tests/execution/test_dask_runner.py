@@ -121,8 +121,18 @@ def test_unreachable_scheduler_gives_one_clear_error(monkeypatch: pytest.MonkeyP
 
 
 def test_address_resolution(monkeypatch: pytest.MonkeyPatch) -> None:
+    import dask
+
     monkeypatch.delenv(cluster.ADDRESS_ENV, raising=False)
+    monkeypatch.delenv(cluster.DASK_ADDRESS_ENV, raising=False)
     assert resolve_address() is None
+    with dask.config.set({"scheduler-address": "10.0.0.9:8786"}):  # a Dask config file's setting
+        assert resolve_address() == "tcp://10.0.0.9:8786"
+        monkeypatch.setenv(cluster.DASK_ADDRESS_ENV, "tcp://hub-dask:8786")  # Dask's variable
+        assert resolve_address() == "tcp://hub-dask:8786"
+        monkeypatch.setenv(cluster.ADDRESS_ENV, "tcp://ours:8786")  # ours comes first
+        assert resolve_address() == "tcp://ours:8786"
+    monkeypatch.delenv(cluster.DASK_ADDRESS_ENV)
     assert resolve_address("10.0.0.5:8786") == "tcp://10.0.0.5:8786"
     monkeypatch.setenv(cluster.ADDRESS_ENV, "tls://sched.lab:8786")
     assert resolve_address() == "tls://sched.lab:8786"

@@ -105,3 +105,37 @@ def test_verify_reports_identical_or_what_changed(cli, engine):
                      {"s": int(pending)})
     code, _, err = cli("db", "verify", pending)
     assert code == 2 and err.count("\n") == 1 and "must be completed to be verified" in err
+
+
+def test_ctrl_c_during_a_saved_analysis_ends_the_session_cancelled(database_url, owner, tmp_path):
+    """A real ``ganglioside-nb analyze --save`` process, interrupted (SIGINT) once its session is
+    running: exit 130, one error line, the session ``cancelled`` with no compound rows."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from ganglioside_nb.persistence import Repository
+    from ganglioside_nb.testing import large_table
+
+    path = tmp_path / "big.csv"
+    large_table(200_000, seed=3).to_csv(path, index=False)
+    url = database_url if isinstance(database_url, str) else database_url.render_as_string(False)
+    env = {**os.environ, "DATABASE_URL": url, "GANGLIOSIDE_NB_OWNER": owner}
+    process = subprocess.Popen([sys.executable, "-m", "ganglioside_nb", "analyze", str(path), "--save"],
+                               env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    repo = Repository(url, owner)
+    deadline = time.monotonic() + 120
+    while not repo.list_sessions(status="running"):
+        assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+        time.sleep(0.02)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 130 and err == "error: interrupted\n", (out, err)
+    (session,) = repo.list_sessions()
+    assert session.status == "cancelled" and session.finished_at is not None
+    assert [e.action for e in repo.audit_log(session.id)] == ["created", "started", "cancelled"]
+    with repo.engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM compound WHERE session_id = :s"),
+                            {"s": session.id}).scalar_one() == 0

@@ -316,6 +316,22 @@ def test_provenance_tab(structural: AnalysisResult) -> None:
         assert f"<td class='txt'>{library}</td><td class='txt'>{version}</td>" in text
 
 
+def test_provenance_shows_the_stored_session_audit_trail(structural: AnalysisResult,
+                                                         repo: Repository) -> None:
+    session_id = repo.create_session(SAMPLE, name="audited")
+    repo.save_result(session_id, structural)
+    view = ResultsView(result=structural, repository=repo, session_id=session_id)
+    page = view.tabs.children[TAB_TITLES.index("Provenance")]
+    trail = page.value.split("<b>Audit trail</b>", 1)[1]
+    assert f"session #{session_id}" in trail and trail.count("<tr>") == 3  # header, created, completed
+    assert "<td class='txt'>created</td>" in trail and "<td class='txt'>completed</td>" in trail
+    assert f"<td class='txt'>{repo.owner}</td>" in trail
+    view.build_downloads()  # three exports, recorded: the trail follows
+    assert page.value.count("<td class='txt'>exported</td>") == 3
+    assert "Audit trail" not in ResultsView(result=structural).tabs.children[
+        TAB_TITLES.index("Provenance")].value  # a result in memory has no stored trail
+
+
 # -- plots ---------------------------------------------------------------------------------------
 def test_plots_render_as_png_images(plotted: ResultsView) -> None:
     assert len(plotted.images) >= 5
