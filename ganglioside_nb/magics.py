@@ -4,11 +4,12 @@ Line magic ``%ganglioside``::
 
     %ganglioside analyze SOURCE [--mode reference] [--r2-threshold X] [--outlier-threshold X]
                                 [--rt-tolerance X] [--save [--name NAME]] [--dask] [--widget] [-o VAR]
+    %ganglioside SOURCE [options]   # the same ("analyze" may be left out)
     %ganglioside app        # the analyze app inside JupyterLab
     %ganglioside history    # stored sessions
 
 SOURCE is a file path, ``sample`` (the bundled 323-row table) or the name of a DataFrame in
-the notebook. Cell magic ``%%ganglioside [options]``: the cell body is CSV text (e.g. pasted from
+the notebook (a source literally named ``app``, ``history`` or ``analyze`` needs ``analyze``). Cell magic ``%%ganglioside [options]``: the cell body is CSV text (e.g. pasted from
 a spreadsheet) or the name of a DataFrame. Both display the result (its HTML, or the results
 widget with ``--widget``), store it in ``VAR`` with ``-o`` and return it. ``--save`` stores an
 analysis session; ``--dask`` runs on the cluster (``GANGLIOSIDE_DASK_ADDRESS`` or a local one)
@@ -32,6 +33,7 @@ from .params import AnalysisParams
 __all__ = ["GangliosideMagics", "load_ipython_extension"]
 
 SAMPLE_WORD = "sample"
+_COMMANDS = ("analyze", "app", "history")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -75,7 +77,10 @@ class GangliosideMagics(Magics):
     @line_magic
     def ganglioside(self, line: str) -> Any:
         try:
-            args = _parser().parse_args(shlex.split(line))
+            words = shlex.split(line)
+            if words and words[0] not in _COMMANDS and not words[0].startswith("-"):
+                words.insert(0, "analyze")  # %ganglioside SOURCE [options]
+            args = _parser().parse_args(words)
             if args.command in ("app", "history"):
                 from .ui.apps import AnalyzeApp, HistoryApp
                 (AnalyzeApp if args.command == "app" else HistoryApp)().show()

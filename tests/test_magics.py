@@ -26,6 +26,12 @@ def test_line_magic_analyses_the_sample_and_stores_the_result(shell: Interactive
     assert result.statistics["valid"] == 167
 
 
+def test_analyze_may_be_left_out(shell: InteractiveShell) -> None:
+    result = shell.run_line_magic("ganglioside", "sample --mode reference -o r2")
+    assert result.mode == "reference" and shell.user_ns["r2"] is result
+    assert result.statistics["valid"] == 149  # the golden reference verdicts
+
+
 def test_line_magic_takes_a_dataframe_name_and_options(shell: InteractiveShell) -> None:
     shell.user_ns["peaks"] = gnb.datasets.load_sample()
     result = shell.run_line_magic("ganglioside", "analyze peaks --mode reference --r2-threshold 0.8")
@@ -44,7 +50,8 @@ def test_cell_magic_reads_csv_text_or_a_dataframe_name(shell: InteractiveShell) 
     ("analyze /no/such/file.csv", "error: "),
     ("analyze sample --name x", "error: %ganglioside: --name only applies with --save"),
     ("analyze sample --mode fancy", "error: %ganglioside: argument --mode: invalid choice"),
-    ("frobnicate", "error: %ganglioside: argument command: invalid choice"),
+    ("frobnicate", "error: File 'frobnicate' must be an existing file"),  # read as a SOURCE
+    ("--frobnicate", "error: %ganglioside: the following arguments are required: command"),
     ("analyze sample --rt-tolerance 9", "error: The 'rt_tolerance' parameter of AnalysisParams must be"),
 ])
 def test_errors_are_one_line(shell: InteractiveShell, capsys: pytest.CaptureFixture[str], line: str,
