@@ -9,8 +9,9 @@ Line magic ``%ganglioside``::
     %ganglioside history    # stored sessions
 
 SOURCE is a file path, ``sample`` (the bundled 323-row table) or the name of a DataFrame in
-the notebook (a source literally named ``app``, ``history`` or ``analyze`` needs ``analyze``). Cell magic ``%%ganglioside [options]``: the cell body is CSV text (e.g. pasted from
-a spreadsheet) or the name of a DataFrame. Both display the result (its HTML, or the results
+the notebook (a source literally named ``app``, ``history`` or ``analyze`` needs ``analyze``).
+Cell magic ``%%ganglioside [options]``: the cell body is CSV text (e.g. pasted from a
+spreadsheet) or the name of a DataFrame. Both display the result (its HTML, or the results
 widget with ``--widget``), store it in ``VAR`` with ``-o`` and return it. ``--save`` stores an
 analysis session; ``--dask`` runs on the cluster (``GANGLIOSIDE_DASK_ADDRESS`` or a local one)
 with a live progress bar. Errors print one line, never a traceback.

@@ -9,34 +9,51 @@ Example (a database and a cluster are needed, so this is not a doctest)::
         print(event.describe())
     print(service.result(job).summary())
 
-``submit_analysis`` and ``submit_batch`` do the same on one default service per process.
+``submit_analysis`` and ``submit_batch`` do the same on one default service per process, and
+so do the plain functions of :mod:`.facade` (``create_session``, ``run``, ``wait``,
+``get_compounds``, ``cancel``, ``cleanup``, ...; FEATURES.md F1); :func:`use` replaces that
+service.
 """
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 from ..execution import Batch, Job
+from .facade import (
+    audit_log,
+    cancel,
+    cleanup,
+    create_session,
+    default_service,
+    delete,
+    export,
+    get_compounds,
+    get_models,
+    get_result,
+    get_session,
+    list_sessions,
+    purge,
+    rename,
+    rerun,
+    restore,
+    run,
+    run_many,
+    status,
+    use,
+    verify,
+    wait,
+)
 from .health import health
 from .jobs import run_analysis_job, run_session_job
 from .sessions import AnalysisService, failed_job
 from .verify import Verification, verify_session
 
-__all__ = ["AnalysisService", "Verification", "default_service", "failed_job", "health",
-           "run_analysis_job", "run_session_job", "submit_analysis", "submit_batch", "verify_session"]
-
-_default: list[AnalysisService] = []
-_lock = threading.Lock()
-
-
-def default_service() -> AnalysisService:
-    """This process's service: ``DATABASE_URL`` (or the SQLite file) and the Dask scheduler of
-    ``GANGLIOSIDE_DASK_ADDRESS`` (or the local cluster), both opened on first use."""
-    with _lock:
-        if not _default:
-            _default.append(AnalysisService())
-        return _default[0]
+__all__ = ["AnalysisService", "Verification", "audit_log", "cancel", "cleanup", "create_session",
+           "default_service", "delete", "export", "failed_job", "get_compounds", "get_models",
+           "get_result", "get_session", "health", "list_sessions", "purge", "rename", "rerun",
+           "restore", "run", "run_analysis_job", "run_many", "run_session_job", "status",
+           "submit_analysis", "submit_batch", "use", "verify", "verify_session", "wait"]
 
 
 def submit_analysis(target: Any, params: Any = None, **kwargs: Any) -> Job:

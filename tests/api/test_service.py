@@ -197,9 +197,12 @@ def test_module_level_submit_uses_one_default_service(tmp_path, monkeypatch, das
 
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'default.sqlite3'}")
     monkeypatch.setenv("GANGLIOSIDE_DASK_ADDRESS", dask_client.scheduler.address)
-    monkeypatch.setattr(api, "_default", [])
-    job = api.submit_analysis(SAMPLE_5, name="module level")
-    batch = api.submit_batch([SAMPLE_5, SAMPLE_5], save=False)
-    assert job.result().status == "completed" and batch.wait(120).counts() == {"completed": 2}
-    assert api.default_service() is api.default_service()
-    assert api.default_service().repository.get_session(job.meta["session_id"]).name == "module level"
+    api.use(None)  # the default service is opened from the environment on first use
+    try:
+        job = api.submit_analysis(SAMPLE_5, name="module level")
+        batch = api.submit_batch([SAMPLE_5, SAMPLE_5], save=False)
+        assert job.result().status == "completed" and batch.wait(120).counts() == {"completed": 2}
+        assert api.default_service() is api.default_service()
+        assert api.get_session(job.meta["session_id"]).name == "module level"
+    finally:
+        api.use(None)
