@@ -4,8 +4,14 @@ returning a :class:`matplotlib.figure.Figure`.
 Layer: ``plots`` sits in the pure ring next to the core and imports only the pure modules plus
 matplotlib; the core never imports it. Figures are built from :class:`~matplotlib.figure.Figure`
 directly, never through ``pyplot``, so no global state is touched, nothing opens a window and
-the functions are safe in threads, Voila apps and Dask workers. Every function also accepts an
-existing ``ax`` to draw into (the figure of that axes is returned).
+the functions are safe in threads, Voila apps and Dask workers. Every single-panel function also
+accepts an existing ``ax`` to draw into (the figure of that axes is returned).
+
+Figures (FEATURES.md D6): :func:`rt_vs_logp`, :func:`residual_plot`,
+:func:`predicted_vs_observed`, :func:`category_summary`, :func:`fragment_map`,
+:func:`distributions` (RT, Log P and confidence histograms), :func:`pass_rate_by_prefix`,
+:func:`oac_shift_histogram` (Rule 4 RT shifts), all of them at once with :func:`plot_all`,
+and :func:`session_trends` across stored sessions.
 
 Colours and markers: the status colours of the result tables (Dark2 greens, orange, purple
 and grey, distinguishable with the common colour-vision deficiencies) always come with a
@@ -19,8 +25,9 @@ same figure.
 >>> import ganglioside_nb as gnb
 >>> from ganglioside_nb.plots import plot_all
 >>> figures = plot_all(gnb.analyze(gnb.datasets.sample_path("testwork")))
->>> sorted(figures)
-['category_summary', 'fragment_map', 'predicted_vs_observed', 'residuals', 'rt_vs_logp']
+>>> sorted(figures)  # doctest: +NORMALIZE_WHITESPACE
+['category_summary', 'distributions', 'fragment_map', 'oac_shift', 'pass_rate_by_prefix',
+ 'predicted_vs_observed', 'residuals', 'rt_vs_logp']
 >>> type(figures["rt_vs_logp"]).__name__
 'Figure'
 """
@@ -35,13 +42,14 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
-from matplotlib.collections import LineCollection
+from matplotlib.collections import LineCollection, PolyCollection
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
 from .core.results import _STATUS_COLOURS
+from .core.rules.derive_confidence import CONFIDENCE_LEVELS
 from .errors import InvalidParameterError
 
 if TYPE_CHECKING:
@@ -54,7 +62,10 @@ __all__ = [
     "STATUS_COLOURS",
     "STATUS_MARKERS",
     "category_summary",
+    "distributions",
     "fragment_map",
+    "oac_shift_histogram",
+    "pass_rate_by_prefix",
     "plot_all",
     "predicted_vs_observed",
     "residual_plot",
@@ -71,12 +82,14 @@ STATUS_COLOURS: dict[str, str] = dict(_STATUS_COLOURS)
 STATUS_MARKERS: dict[str, str] = {"valid": "o", "outlier": "^", "fragment": "s", "rejected": "X"}
 _STATUS_HATCHES = {"valid": "", "outlier": "///", "fragment": "...", "rejected": "xx"}
 _STATUS_ORDER = ("valid", "outlier", "fragment", "rejected")
+#: The statuses of the rows the rules judged (every analysed row: rejected rows are left out).
+_JUDGED = ("valid", "outlier", "fragment")
 _OTHER_COLOUR = "#999999"
 _ANCHOR_STYLE: dict[str, Any] = {"marker": "D", "facecolors": "none", "edgecolors": "black",
                                  "linewidths": 0.9, "s": 62, "zorder": 4}
 _BAND_COLOUR = "#4d4d4d"
 _SERIES_STYLES: tuple[Literal["-", "--", ":", "-."], ...] = ("-", "--", ":", "-.")
-_NUMERIC = ("RT", "Log P", "predicted_rt", "pi_low", "pi_high", "z", "residual", "Volume")
+_NUMERIC = ("RT", "Log P", "predicted_rt", "pi_low", "pi_high", "z", "residual", "Volume", "confidence")
 _FONT = {"title": 10, "label": 9, "tick": 8, "note": 8, "point_label": 6.5}
 
 
@@ -719,6 +732,271 @@ def fragment_map(result: AnalysisResult, ax: Axes | None = None, max_events: int
     return fig
 
 
+# -- 6. distributions ----------------------------------------------------------------------------
+_LEVEL_NAMES = {"very_low": "very low"}
+
+
+def _judged(frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows the rules judged (valid, outlier, fragment): rejected rows are left out."""
+    return frame[frame["status"].isin(_JUDGED).to_numpy()]
+
+
+def _hist_bars(ax: Axes, edges: np.ndarray, bottom: np.ndarray, height: np.ndarray, *, colour: str,
+               hatch: str, gid: str, label: str | None = None) -> None:
+    """One histogram layer as a single collection of rectangles (empty bins left out).
+
+    One artist per layer, not one patch per bar as ``ax.bar`` makes: a few ms instead of
+    ~50 ms per 100 bars.
+    """
+    keep = height > 0
+    x0, x1 = edges[:-1][keep], edges[1:][keep]
+    y0, y1 = bottom[keep], (bottom + height)[keep]
+    corners = [np.column_stack(c) for c in ((x0, y0), (x0, y1), (x1, y1), (x1, y0))]
+    ax.add_collection(PolyCollection(list(np.stack(corners, axis=1)), facecolors=colour, edgecolors="white",
+                                     linewidths=0.5, hatch=hatch or None, zorder=2, gid=gid, label=label),
+                      autolim=False)
+
+
+def _status_hist(ax: Axes, rows: pd.DataFrame, column: str, edges: np.ndarray) -> None:
+    """Counts of ``column`` per bin stacked by status, one layer per status (gid ``status:<s>``)."""
+    bottom = np.zeros(len(edges) - 1)
+    for status in _statuses(rows):
+        values = rows.loc[rows["status"] == status, column].to_numpy(dtype=float)
+        height = np.histogram(values, bins=edges)[0].astype(float)
+        _hist_bars(ax, edges, bottom, height, colour=STATUS_COLOURS.get(status, _OTHER_COLOUR),
+                   hatch=_STATUS_HATCHES.get(status, ""), gid=f"status:{status}")
+        bottom += height
+    ax.set_xlim(float(edges[0]), float(edges[-1]))
+    ax.set_ylim(0, max(float(bottom.max()), 1.0) * 1.15)
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 5, 10]))
+
+
+def _confidence_levels(ax: Axes) -> None:
+    """A dashed line at each level's lower bound (gid ``level:<level>``), its name above the range."""
+    bounds = [(float(b), str(level)) for b, level in CONFIDENCE_LEVELS]  # highest first
+    for i, (bound, level) in enumerate(bounds):
+        upper = 1.0 if i == 0 else bounds[i - 1][0]
+        if np.isfinite(bound):
+            ax.axvline(bound, color="black", linestyle="--", linewidth=0.9, zorder=3, gid=f"level:{level}")
+        ax.text((max(bound, 0.0) + upper) / 2, 0.985, _LEVEL_NAMES.get(level, level), ha="center", va="top",
+                transform=ax.get_xaxis_transform(), fontsize=_FONT["point_label"], color="#333333",
+                gid="level_label")
+
+
+def distributions(result: AnalysisResult, *, bins: int = 30) -> Figure:
+    """Histograms of RT, Log P and confidence over the judged rows, stacked by status.
+
+    Three panels side by side: RT, Log P and the Rule 10 ``confidence`` score. Each bar is
+    split by status (valid, outlier, fragment, in the status colours and hatches); rejected
+    rows and missing values are left out. The confidence panel spans 0..1 and marks the level
+    bounds of :data:`~ganglioside_nb.core.rules.derive_confidence.CONFIDENCE_LEVELS` (high,
+    medium, low, below them very low) with vertical lines.
+
+    Parameters
+    ----------
+    result : AnalysisResult
+    bins : int, default=30
+        Bins per histogram (RT and Log P between their smallest and largest value, the
+        confidence between 0 and 1).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Raises
+    ------
+    InvalidParameterError
+        ``bins`` is not a positive integer.
+    """
+    bins = _check_count("bins", bins)
+    rows = _judged(_frame(result))
+    fig = Figure(figsize=(12.0, 4.0), layout="constrained")
+    axes = fig.subplots(1, 3)
+    panels = (("RT", "RT (min)", "retention time"), ("Log P", "Log P", "Log P"),
+              ("confidence", "Confidence score (Rule 10)", "confidence"))
+    for ax, (column, xlabel, what) in zip(axes, panels, strict=True):
+        shown = rows[np.isfinite(rows[column].to_numpy())]
+        _style_axes(ax, title=f"{what[0].upper()}{what[1:]}: {len(shown)} judged rows", xlabel=xlabel,
+                    ylabel="Compounds (count)")
+        ax.grid(False, axis="x")
+        if shown.empty:
+            _message(ax, f"No judged rows with a {what}.")
+            continue
+        if column == "confidence":
+            _status_hist(ax, shown, column, np.linspace(0.0, 1.0, bins + 1))
+            _confidence_levels(ax)
+        else:
+            _status_hist(ax, shown, column, np.histogram_bin_edges(shown[column].to_numpy(dtype=float),
+                                                                    bins=bins))
+    if len(rows):
+        handles = [Patch(facecolor=STATUS_COLOURS.get(s, _OTHER_COLOUR), hatch=_STATUS_HATCHES.get(s, ""),
+                         edgecolor="white", label=f"{s} ({int((rows['status'] == s).sum())})")
+                   for s in _statuses(rows)]
+        fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), fontsize=_FONT["note"],
+                   frameon=False)
+    fig.suptitle(f"Distributions of the judged rows ({result.mode} mode; rejected rows left out)",
+                 fontsize=_FONT["title"] + 1)
+    return fig
+
+
+# -- 7. pass rate per prefix ---------------------------------------------------------------------
+def pass_rate_by_prefix(result: AnalysisResult, ax: Axes | None = None, *, max_prefixes: int = 30) -> Figure:
+    """Share of the judged rows that are valid, one horizontal bar per prefix.
+
+    The judged rows are the valid, outlier and fragment rows (rejected rows are left out), as
+    in the result's success rate, which the dashed line shows over all prefixes. Bars are
+    coloured by category (:data:`PALETTE`) and ordered like :func:`category_summary` orders
+    the categories (Rule 7's expected elution order), then by prefix; the percentage and the
+    number of judged rows are written at the end of each bar.
+
+    Parameters
+    ----------
+    result : AnalysisResult
+    ax : matplotlib Axes, optional
+    max_prefixes : int, default=30
+        Most bars drawn; the prefixes with the most judged rows are kept (the title says so).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Raises
+    ------
+    InvalidParameterError
+        ``max_prefixes`` is not a positive integer.
+    """
+    max_prefixes = _check_count("max_prefixes", max_prefixes)
+    rows = _judged(_frame(result))
+    title = f"Pass rate per prefix ({result.mode} mode)"
+    xlabel = "Valid rows (% of judged rows)"
+    if rows.empty:
+        fig, ax = _new_axes(ax, (6.4, 3.0))
+        _style_axes(ax, title=title, xlabel=xlabel, ylabel="Prefix")
+        _message(ax, "No judged rows: nothing to compute a pass rate for.")
+        return fig
+    table = pd.DataFrame({"prefix": rows["prefix"].where(rows["prefix"] != "", "(no prefix)"),
+                          "category": rows["category"].where(rows["category"] != "", "other"),
+                          "valid": (rows["status"] == "valid").astype(int)})
+    per = table.groupby("prefix", sort=True).agg(n=("valid", "size"), n_valid=("valid", "sum"),
+                                                 category=("category", "first"))
+    rank = {c: i for i, c in enumerate(_category_order(result, per["category"]))}
+    order = sorted(per.index, key=lambda p: (rank[per.at[p, "category"]], p))
+    n_total = len(order)
+    if n_total > max_prefixes:
+        position = {p: i for i, p in enumerate(order)}
+        kept = set(sorted(order, key=lambda p: (-int(per.at[p, "n"]), position[p]))[:max_prefixes])
+        order = [p for p in order if p in kept]
+    shown = per.loc[order]
+    pct = 100.0 * shown["n_valid"].to_numpy(dtype=float) / shown["n"].to_numpy(dtype=float)
+    fig, ax = _new_axes(ax, (7.4, max(3.0, 0.25 * len(order) + 1.6)))
+    y = np.arange(len(order), dtype=float)
+    colours = [PALETTE.get(c, _OTHER_COLOUR) for c in shown["category"]]
+    bars = ax.barh(y, pct, height=0.7, color=colours, edgecolor="white", linewidth=0.5, zorder=2)
+    for bar, prefix in zip(bars, order, strict=True):
+        bar.set_gid(f"prefix:{prefix}")
+    for yi, p, n in zip(y, pct, shown["n"], strict=True):
+        ax.text(p + 1.0, yi, f"{p:.0f} % (n={int(n)})", va="center", ha="left", fontsize=_FONT["point_label"],
+                color="#333333", gid="n")
+    overall = 100.0 * float(table["valid"].sum()) / len(table)
+    ax.axvline(overall, color="black", linestyle="--", linewidth=0.9, zorder=3, gid="overall")
+    ax.set_yticks(y, order)
+    ax.set_ylim(len(order) - 0.5, -0.5)  # first prefix on top
+    ax.set_xlim(0.0, 122.0)
+    ax.set_xticks(np.arange(0.0, 101.0, 20.0))
+    more = f": the {len(order)} with most rows of {n_total} prefixes" if len(order) < n_total else ""
+    _style_axes(ax, title=title + more, xlabel=xlabel, ylabel="Prefix")
+    ax.grid(False, axis="y")
+    handles: list[Any] = [Patch(color=PALETTE.get(c, _OTHER_COLOUR), label=c)
+                          for c in dict.fromkeys(shown["category"])]
+    handles.append(Line2D([], [], color="black", linestyle="--", linewidth=0.9,
+                          label=f"all prefixes ({overall:.1f} %)"))
+    ax.legend(handles=handles, fontsize=_FONT["note"], loc="upper left", bbox_to_anchor=(1.01, 1.0),
+              borderaxespad=0, frameon=False, title="Category", title_fontsize=_FONT["note"])
+    return fig
+
+
+# -- 8. O-acetylation shifts ---------------------------------------------------------------------
+_PAIR_KINDS = {"full": ("#4d4d4d", "", "full pair (base without OAc)"),
+               "step": ("#a6a6a6", "///", "step pair (one acetyl fewer)")}
+
+
+def oac_shift_histogram(result: AnalysisResult, ax: Axes | None = None, *, bins: int = 30) -> Figure:
+    """RT shifts of Rule 4's O-acetylation pairs, with the usual shift range shaded.
+
+    One histogram of ``oac_pairs["rt_shift"]`` (OAc row RT minus base RT, min) stacked by pair
+    kind: *full* pairs (the base without any acetyl) and *step* pairs (one acetyl fewer). The
+    shaded span is ``params.oac_shift_note_range``: Rule 4 adds the note ``oac_shift_unusual``
+    to a row whose shift to its nearest earlier base lies outside it. Shifts ≤ 0 (the
+    acetylated species does not elute later) are left of the line at 0.
+
+    Parameters
+    ----------
+    result : AnalysisResult
+    ax : matplotlib Axes, optional
+    bins : int, default=30
+        Equal bins between the smallest and largest shift, shifted so that one edge is at 0
+        (hence one bin more at most).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Raises
+    ------
+    InvalidParameterError
+        ``bins`` is not a positive integer.
+    """
+    bins = _check_count("bins", bins)
+    fig, ax = _new_axes(ax, (6.6, 4.2))
+    pairs = result.oac_pairs
+    n_pairs = 0 if pairs is None else len(pairs)
+    shift = (pd.to_numeric(pairs["rt_shift"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+             if n_pairs and "rt_shift" in pairs else np.zeros(0))
+    kinds = (pairs["kind"].astype(object).where(pairs["kind"].notna(), "").astype(str).to_numpy()
+             if n_pairs and "kind" in pairs else np.full(len(shift), "full", dtype=object))
+    ok = np.isfinite(shift)
+    title = "RT shift of the O-acetylation pairs (Rule 4)"
+    xlabel, ylabel = "RT shift: OAc row − base (min)", "Pairs (count)"
+    if not ok.any():
+        _style_axes(ax, title=title, xlabel=xlabel, ylabel=ylabel)
+        _message(ax, "No O-acetylation pairs: Rule 4 found no O-acetylated row with a base peak."
+                 if not n_pairs else "No O-acetylation pair has an RT shift.")
+        return fig
+    lo, hi = (float(v) for v in result.params.oac_shift_note_range)
+    shift, kinds = shift[ok], kinds[ok]
+    # Equal bins (a, b] with an edge at 0, so that no bar mixes later OAc peaks with the
+    # others: a shift of exactly 0 (no increase) falls left of 0.
+    s_min, s_max = float(shift.min()), float(shift.max())
+    step = (s_max - s_min) / bins or 0.1
+    k_lo, k_hi = math.ceil(s_min / step) - 1, math.ceil(s_max / step)
+    edges = np.arange(k_lo, max(k_hi, k_lo + 1) + 1) * step
+    edges[0], edges[-1] = min(edges[0], s_min), max(edges[-1], s_max)  # against rounding
+    ax.axvspan(lo, hi, color=_BAND_COLOUR, alpha=0.12, linewidth=0, zorder=1, gid="note_range",
+               label=f"usual shift {lo:g}–{hi:g} min (oac_shift_note_range)")
+    ax.axvline(0.0, color="black", linewidth=0.8, zorder=3, gid="zero")
+    bottom = np.zeros(len(edges) - 1)
+    for kind in [k for k in _PAIR_KINDS if k in set(kinds)] + sorted(set(kinds) - set(_PAIR_KINDS)):
+        colour, hatch, label = _PAIR_KINDS.get(kind, (_OTHER_COLOUR, "xx", kind or "no kind"))
+        # (a, b] bins: np.histogram's [a, b) ones, mirrored.
+        height = np.histogram(-shift[kinds == kind], bins=-edges[::-1])[0][::-1].astype(float)
+        _hist_bars(ax, edges, bottom, height, colour=colour, hatch=hatch, gid=f"kind:{kind}",
+                   label=f"{label} ({int(height.sum())})")
+        bottom += height
+    ax.set_xlim(*_padded([*edges, lo, hi], frac=0.03, minimum=0.05))
+    ax.set_ylim(0, max(float(bottom.max()), 1.0) * 1.12)
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 5, 10]))
+    later = int((shift > 0).sum())
+    rules = result.statistics.get("rules", {})
+    rule4 = rules.get("check_oacetylation", {}) if isinstance(rules, dict) else {}
+    total = int(rule4.get("n_pairs_total", n_pairs)) if isinstance(rule4, dict) else n_pairs
+    of = f" (the first {n_pairs} of {total})" if total > n_pairs else ""
+    _style_axes(ax, title=f"{title}: {len(shift)} pairs{of}, {later} with a later OAc peak",
+                xlabel=xlabel, ylabel=ylabel)
+    ax.grid(False, axis="x")
+    _legend(ax, loc="upper left")
+    return fig
+
+
 # -- across sessions (FEATURES.md H7) -------------------------------------------------------------
 _CATEGORIES = ("GM", "GD", "GT", "GQ", "GP")
 _TREND_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "*")
@@ -811,8 +1089,9 @@ def plot_all(result: AnalysisResult) -> dict[str, Figure]:
     Returns
     -------
     dict of str to matplotlib.figure.Figure
-        Keys ``rt_vs_logp``, ``residuals``, ``predicted_vs_observed``, ``category_summary``
-        and ``fragment_map``.
+        Keys ``rt_vs_logp``, ``residuals``, ``predicted_vs_observed``, ``category_summary``,
+        ``fragment_map``, ``distributions`` (RT, Log P and confidence histograms),
+        ``pass_rate_by_prefix`` and ``oac_shift`` (:func:`oac_shift_histogram`).
     """
     return {
         "rt_vs_logp": rt_vs_logp(result),
@@ -820,4 +1099,7 @@ def plot_all(result: AnalysisResult) -> dict[str, Figure]:
         "predicted_vs_observed": predicted_vs_observed(result),
         "category_summary": category_summary(result),
         "fragment_map": fragment_map(result),
+        "distributions": distributions(result),
+        "pass_rate_by_prefix": pass_rate_by_prefix(result),
+        "oac_shift": oac_shift_histogram(result),
     }

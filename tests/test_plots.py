@@ -329,6 +329,220 @@ def test_fragment_map_without_events(small):
     assert "no co-eluting groups" in by_gid(fig.axes[0], "message")[0].get_text().lower()
 
 
+# -- 6. distributions ----------------------------------------------------------------------------
+JUDGED = ("valid", "outlier", "fragment")
+
+
+def judged(result) -> pd.DataFrame:
+    c = result.compounds
+    return c[c["status"].isin(JUDGED)]
+
+
+def bars(ax: Axes, gid: str) -> list[tuple[float, float, float, float]]:
+    """(left, right, bottom, top) of every bar of the histogram layer ``gid`` (one collection)."""
+    boxes = []
+    for coll in ax.collections:
+        if coll.get_gid() == gid:
+            assert isinstance(coll, PolyCollection)
+            for path in coll.get_paths():
+                (x0, y0), (x1, y1) = path.vertices.min(axis=0), path.vertices.max(axis=0)
+                boxes.append((float(x0), float(x1), float(y0), float(y1)))
+    return boxes
+
+
+def total(ax: Axes, prefix: str) -> float:
+    """Summed bar heights of the histogram layers whose gid starts with ``prefix``."""
+    return sum(top - bottom for coll in by_gid(ax, prefix, PolyCollection)
+               for _, _, bottom, top in bars(ax, coll.get_gid()))
+
+
+def message(ax: Axes) -> str:
+    texts = by_gid(ax, "message")
+    return texts[0].get_text() if texts else ""
+
+
+@pytest.mark.parametrize("mode", ["structural", "reference"])
+def test_distributions_stack_the_judged_rows_by_status(mode, request):
+    result = request.getfixturevalue(mode)
+    fig = request.getfixturevalue(f"{mode}_figures")["distributions"]
+    save(fig, f"{mode}_distributions")
+    axes = fig.axes
+    assert len(axes) == 3
+    rows = judged(result)
+    for ax, column in zip(axes, ("RT", "Log P", "confidence"), strict=True):
+        values = rows[column].astype(float)
+        shown = rows[np.isfinite(values)]
+        assert len(shown) == len(rows) > 300  # the sample has every value
+        if column == "confidence":
+            edges = np.linspace(0.0, 1.0, 31)
+        else:
+            edges = np.histogram_bin_edges(shown[column].astype(float), bins=30)
+        top = np.zeros(30)
+        for status in [s for s in STATUSES if s in set(shown["status"])]:  # stacked in this order
+            part = shown[shown["status"] == status]
+            expected = np.histogram(part[column].astype(float), bins=edges)[0]
+            filled = np.flatnonzero(expected)  # empty bins draw no bar
+            drawn = bars(ax, f"status:{status}")
+            assert [round(t - b) for _, _, b, t in drawn] == expected[filled].tolist(), (column, status)
+            np.testing.assert_allclose([(x0, x1) for x0, x1, _, _ in drawn],
+                                       np.column_stack([edges[:-1], edges[1:]])[filled])
+            np.testing.assert_allclose([b for _, _, b, _ in drawn], top[filled])  # on the earlier layers
+            top += expected
+        assert top.sum() == len(shown) == total(ax, "status:")
+        assert {c.get_gid() for c in ax.collections} == {f"status:{s}" for s in set(shown["status"])}
+        assert f": {len(shown)} judged rows" in ax.get_title()
+        assert_labelled(ax)
+    assert fig.legends and [t.get_text() for t in fig.legends[0].get_texts()] == [
+        f"{s} ({n})" for s in STATUSES if (n := int((rows["status"] == s).sum()))]
+
+
+def test_distributions_mark_the_confidence_levels(structural):
+    ax = plots.distributions(structural).axes[2]
+    lines = {line.get_gid(): line.get_xdata()[0] for line in by_gid(ax, "level:", Line2D)}
+    assert lines == {"level:high": 0.8, "level:medium": 0.6, "level:low": 0.4}  # FEATURES.md C10
+    assert [t.get_text() for t in by_gid(ax, "level_label")] == ["high", "medium", "low", "very low"]
+    assert ax.get_xlim() == (0.0, 1.0)
+
+
+def test_distributions_bins_and_their_check(small):
+    fig = plots.distributions(small, bins=4)
+    rows = judged(small)
+    for ax, column in zip(fig.axes, ("RT", "Log P", "confidence"), strict=True):
+        values = rows[column].astype(float)
+        lo, hi = (0.0, 1.0) if column == "confidence" else (values.min(), values.max())
+        boxes = [box for status in set(rows["status"]) for box in bars(ax, f"status:{status}")]
+        assert {x0 for x0, _, _, _ in boxes} <= set(np.linspace(lo, hi, 5)[:-1])
+        assert [x1 - x0 for x0, x1, _, _ in boxes] == pytest.approx([(hi - lo) / 4] * len(boxes))
+        assert total(ax, "status:") == len(rows)
+    with pytest.raises(InvalidParameterError, match=r"bins must be an integer >= 1. Got 0 instead"):
+        plots.distributions(small, bins=0)
+
+
+def test_distributions_leave_out_rejected_rows():
+    table = gnb.datasets.load_sample("testwork")
+    table.loc[2, "Name"] = "XYZ"  # rejected, but RT and Log P are known
+    result = gnb.analyze(table)
+    assert (result.compounds["status"] == "rejected").sum() == 1
+    fig = plots.distributions(result)
+    save(fig, "rejected_distributions")
+    for ax in fig.axes:
+        assert not bars(ax, "status:rejected")
+        assert total(ax, "status:") == 4
+
+
+# -- 7. pass rate per prefix ---------------------------------------------------------------------
+@pytest.mark.parametrize("mode", ["structural", "reference"])
+def test_pass_rate_by_prefix_draws_the_valid_share_of_each_prefix(mode, request):
+    result = request.getfixturevalue(mode)
+    fig = request.getfixturevalue(f"{mode}_figures")["pass_rate_by_prefix"]
+    save(fig, f"{mode}_pass_rate_by_prefix")
+    (ax,) = fig.axes
+    rows = judged(result)
+    share = rows.groupby("prefix")["status"].agg(lambda s: 100.0 * (s == "valid").mean())
+    sizes = rows.groupby("prefix").size()
+    assert len(share) == 29  # below the default cap: every prefix has its bar
+    widths = {p.get_gid().removeprefix("prefix:"): p.get_width() for p in ax.patches
+              if (p.get_gid() or "").startswith("prefix:")}
+    assert widths == pytest.approx(share.to_dict())
+    assert len({round(w) for w in widths.values()}) > 5  # shares that differ
+    # ordered like category_summary orders the categories (Rule 7), then by prefix; first on top
+    rule7 = result.statistics["rules"]["check_category_order"]["expected_order"]
+    category = rows.groupby("prefix")["category"].first()
+    order = sorted(share.index, key=lambda p: (rule7.index(category[p]), p))
+    assert [t.get_text() for t in ax.get_yticklabels()] == order
+    assert ax.get_ylim()[0] > ax.get_ylim()[1]
+    # "n=<judged rows>" written at the end of each bar
+    labels = by_gid(ax, "n")
+    assert len(labels) == len(order)
+    for text in labels:
+        x, y = text.get_position()
+        prefix = order[round(y)]
+        assert text.get_text().endswith(f"(n={sizes[prefix]})")
+        assert x == pytest.approx(widths[prefix] + 1.0)
+    (overall,) = by_gid(ax, "overall", Line2D)
+    assert overall.get_xdata()[0] == pytest.approx(result.statistics["success_rate"])
+    assert ax.get_legend() is not None
+    assert_labelled(ax)
+
+
+def test_pass_rate_by_prefix_keeps_the_prefixes_with_most_rows(structural):
+    sizes = judged(structural).groupby("prefix").size().sort_values(ascending=False)
+    assert sizes.iloc[4] > sizes.iloc[5]  # no tie at the cut
+    host = Figure()
+    ax = host.add_subplot()
+    assert plots.pass_rate_by_prefix(structural, ax, max_prefixes=5) is host
+    shown = [t.get_text() for t in ax.get_yticklabels()]
+    assert sorted(shown) == sorted(sizes.index[:5])
+    assert "the 5 with most rows of 29 prefixes" in ax.get_title()
+    # the overall line still covers every judged row
+    assert by_gid(ax, "overall", Line2D)[0].get_xdata()[0] == pytest.approx(
+        structural.statistics["success_rate"])
+    with pytest.raises(InvalidParameterError, match=r"max_prefixes must be an integer >= 1"):
+        plots.pass_rate_by_prefix(structural, max_prefixes=0)
+
+
+# -- 8. O-acetylation shifts ---------------------------------------------------------------------
+@pytest.mark.parametrize("mode", ["structural", "reference"])
+def test_oac_shift_histogram_counts_every_pair(mode, request):
+    result = request.getfixturevalue(mode)
+    fig = request.getfixturevalue(f"{mode}_figures")["oac_shift"]
+    save(fig, f"{mode}_oac_shift")
+    (ax,) = fig.axes
+    pairs = result.oac_pairs
+    shift = pairs["rt_shift"].astype(float)
+    finite = pairs[np.isfinite(shift)]
+    assert len(finite) > 100
+    assert total(ax, "kind:") == len(finite)
+    for kind, n in finite["kind"].value_counts().items():
+        assert total(ax, f"kind:{kind}") == n
+    # one bin edge at 0: the bars left of it hold exactly the pairs without an RT increase
+    drawn = [box for kind in set(finite["kind"]) for box in bars(ax, f"kind:{kind}")]
+    left = sum(top - bottom for _, x1, bottom, top in drawn if x1 <= 1e-9)
+    assert left == int((finite["rt_shift"] <= 0).sum()) > 0
+    (span,) = by_gid(ax, "note_range")
+    note_range = result.params.oac_shift_note_range
+    assert (span.get_x(), span.get_x() + span.get_width()) == pytest.approx(note_range)
+    later = int((finite["rt_shift"] > 0).sum())
+    assert f"{len(finite)} pairs, {later} with a later OAc peak" in ax.get_title()
+    assert ax.get_legend() is not None
+    assert_labelled(ax)
+
+
+def test_oac_shift_note_range_follows_the_parameter(reference):
+    result = dataclasses.replace(reference, params=reference.params.replace(oac_shift_note_range=(0.2, 1.5)))
+    host = Figure()
+    ax = host.add_subplot()
+    assert plots.oac_shift_histogram(result, ax, bins=10) is host
+    (span,) = by_gid(ax, "note_range")
+    assert (span.get_x(), span.get_x() + span.get_width()) == pytest.approx((0.2, 1.5))
+    assert total(ax, "kind:full") == int((reference.oac_pairs["kind"] == "full").sum())
+    with pytest.raises(InvalidParameterError, match=r"bins must be an integer >= 1"):
+        plots.oac_shift_histogram(reference, bins=-1)
+
+
+def test_oac_shift_of_zero_counts_as_no_increase():
+    """An OAc peak at its base's RT (shift 0) is not a later peak: its bar sits left of 0."""
+    extra = pd.DataFrame({"Name": ["GD1a+OAc(36:1;O2)", "GD3+OAc(36:1;O2)"], "RT": ["9.572", "10.526"],
+                          "Volume": ["300000"] * 2, "Log P": ["2.08", "5.82"], "Anchor": ["F"] * 2})
+    table = pd.concat([gnb.datasets.load_sample("testwork").astype(str), extra], ignore_index=True)
+    result = gnb.analyze(table)
+    assert sorted(result.oac_pairs["rt_shift"]) == pytest.approx([0.0, 0.4])
+    fig = plots.oac_shift_histogram(result)
+    save(fig, "oac_shift_zero")
+    ax = fig.axes[0]
+    (zero, later) = sorted(bars(ax, "kind:full"))
+    assert zero[1] == 0.0 and zero[3] - zero[2] == 1  # the bin (-w, 0]
+    assert later[0] < 0.4 <= later[1] and later[3] - later[2] == 1
+    assert "2 pairs, 1 with a later OAc peak" in ax.get_title()
+
+
+def test_oac_shift_histogram_without_pairs(small):
+    assert small.oac_pairs.empty
+    fig = plots.oac_shift_histogram(small)
+    assert "no o-acetylation pairs" in message(fig.axes[0]).lower()
+    assert not fig.axes[0].collections
+
+
 # -- edge cases and contract ---------------------------------------------------------------------
 @pytest.mark.parametrize("mode", ["structural", "reference"])
 def test_five_row_sample(mode, small):
@@ -340,6 +554,14 @@ def test_five_row_sample(mode, small):
     axes = data_axes(figures["rt_vs_logp"])
     assert len(axes) == 5
     assert status_points(axes) == expected_status(result.compounds)
+    for ax in figures["distributions"].axes:
+        assert {s: total(ax, f"status:{s}") for s in STATUSES
+                if bars(ax, f"status:{s}")} == expected_status(result.compounds)
+    shares = result.compounds.groupby("prefix")["status"].agg(lambda s: 100.0 * (s == "valid").mean())
+    widths = {p.get_gid().removeprefix("prefix:"): p.get_width()
+              for p in figures["pass_rate_by_prefix"].axes[0].patches}
+    assert widths == pytest.approx(shares.to_dict())
+    assert "no o-acetylation pairs" in message(figures["oac_shift"].axes[0]).lower()
 
 
 def test_result_without_any_model_prediction(no_model):
@@ -352,6 +574,22 @@ def test_result_without_any_model_prediction(no_model):
     for name in ("residuals", "predicted_vs_observed"):
         (ax,) = figures[name].axes
         assert by_gid(ax, "message") and not by_gid(ax, "status:")
+    # statuses and confidence stay: the histograms and pass rates are drawn as usual
+    assert all(total(ax, "status:") == len(no_model.compounds)
+               for ax in figures["distributions"].axes)
+    assert len(figures["pass_rate_by_prefix"].axes[0].patches) == no_model.compounds["prefix"].nunique()
+    assert message(figures["oac_shift"].axes[0])
+
+
+def test_result_without_compounds_draws_messages(small):
+    empty = dataclasses.replace(small, compounds=small.compounds.iloc[0:0])
+    fig = plots.distributions(empty)
+    assert [message(ax) for ax in fig.axes] == ["No judged rows with a retention time.",
+                                                 "No judged rows with a Log P.",
+                                                 "No judged rows with a confidence."]
+    assert not fig.legends and not any(ax.collections for ax in fig.axes)
+    ax = plots.pass_rate_by_prefix(empty).axes[0]
+    assert message(ax).startswith("No judged rows") and not ax.patches
 
 
 def test_rejected_rows_are_drawn_where_they_can_be(small):
@@ -374,7 +612,8 @@ def test_figures_are_deterministic(small):
         fig.savefig(buffer, format="png", dpi=50)
         return buffer.getvalue()
 
-    for draw in (lambda r: plots.rt_vs_logp(r, groups="GD3"), plots.residual_plot):
+    for draw in (lambda r: plots.rt_vs_logp(r, groups="GD3"), plots.residual_plot, plots.distributions,
+                 plots.pass_rate_by_prefix):
         assert png(draw(small)) == png(draw(small))
 
 
@@ -388,10 +627,13 @@ def test_plots_never_use_pyplot():
     assert not any(isinstance(n, ast.Attribute) and n.attr == "pyplot" for n in ast.walk(tree))
 
 
-def test_public_names():
+def test_public_names(small):
     assert sorted(plots.__all__) == plots.__all__
     assert {"rt_vs_logp", "residual_plot", "predicted_vs_observed", "category_summary", "fragment_map",
-            "plot_all"} <= set(plots.__all__)
+            "distributions", "pass_rate_by_prefix", "oac_shift_histogram", "plot_all"} <= set(plots.__all__)
+    assert list(plots.plot_all(small)) == ["rt_vs_logp", "residuals", "predicted_vs_observed",
+                                           "category_summary", "fragment_map", "distributions",
+                                           "pass_rate_by_prefix", "oac_shift"]
     assert set(plots.STATUS_MARKERS) >= set(STATUSES)
     assert len(set(plots.STATUS_MARKERS.values())) == len(plots.STATUS_MARKERS)  # not colour alone
 
