@@ -212,7 +212,8 @@ def purge(session_id: int) -> SessionInfo:
 
 def rerun(session_id: int, params: AnalysisParams | dict[str, Any] | None = None, *,
           name: str | None = None, **overrides: Any) -> Job:
-    """A new session from the same stored input with new parameters, run in the background."""
+    """Run a session again in the background: a failed or cancelled one in place (when asked
+    with nothing changed), else a new session from the same stored input (``parent_id``)."""
     return _track(default_service().rerun(session_id, params, name=name, **overrides))
 
 

@@ -239,8 +239,17 @@ class AnalysisService:
 
     def rerun(self, session_id: int, params: AnalysisParams | dict[str, Any] | None = None, *,
               name: str | None = None, **overrides: Any) -> Job:
-        """A new session with the same input (``parent_id`` = ``session_id``), new parameters."""
+        """Run a stored session again (FEATURES.md B10).
+
+        A ``failed`` or ``cancelled`` session asked again as it was (no ``params``, overrides
+        or ``name``) re-runs in place: same id, its error cleared, ``started`` again in its audit
+        trail. Otherwise (a completed session, or new parameters) a new session is made from
+        the same stored input, with ``parent_id`` = ``session_id``; ``params`` default to the
+        stored ones and ``overrides`` change single values.
+        """
         old = self.repository.get_session(session_id)
+        if old.status in ("failed", "cancelled") and params is None and not overrides and name is None:
+            return self._submit_session(session_id)
         checked = AnalysisParams.coerce(old.params if params is None else params, **overrides)
         new_id = self.repository.create_session(
             self.repository.load_input(session_id), name=name or old.name, params=checked,

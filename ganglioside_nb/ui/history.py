@@ -6,8 +6,10 @@ table per page (no widget per row), with filters (status, data type, text, creat
 Trash) and paging. A ``SelectMultiple`` below the table picks the sessions the actions apply
 to: Open (the stored result in a :class:`~ganglioside_nb.ui.results.ResultsView`, or the error
 of a failed session), Rename, Delete (soft, confirmed), Re-run (optionally with new parameters;
-several sessions run as a batch with one progress row each), Verify (the stored input analysed
-again and compared with the stored result, FEATURES.md H1), and in the Trash Restore and Purge
+several sessions run as a batch with one progress row each; a failed or cancelled session asked
+again as it was re-runs in place, anything else becomes a new session pointing to the old one),
+Verify (the stored input analysed again and compared with the stored result, FEATURES.md H1),
+and in the Trash Restore and Purge
 (confirmed). Panels follow: Clean-up (a dry-run list of the finished sessions older than N days,
 then a soft delete; or, as a separate step, of the sessions in the Trash for over N days, then
 a purge), Health (database and scheduler) and Dashboard.
@@ -314,7 +316,8 @@ class HistoryView(W.VBox):
         self.delete_button = _button("Delete", "history-delete", icon="trash",
                                      tooltip="Move the selected sessions to the Trash")
         self.rerun_button = _button("Re-run", "history-rerun", icon="repeat",
-                                    tooltip="Run the selected sessions again as new sessions")
+                                    tooltip="Run the selected sessions again (failed or cancelled ones in "
+                                            "place, others as new sessions)")
         self.verify_button = _button("Verify", "history-verify", icon="check",
                                      tooltip="Analyse the stored input again and compare with the stored "
                                              "result (one completed session selected)")

@@ -152,6 +152,22 @@ def test_rerun_makes_a_child_session_with_new_parameters(service: AnalysisServic
     assert service.result(child.id).mode == "reference"
 
 
+def test_a_failed_or_cancelled_session_reruns_in_place(service: AnalysisService) -> None:
+    repo = service.repository
+    failed = repo.create_session(SAMPLE_5, name="five")
+    repo.mark_failed(failed, "worker lost")
+    cancelled = repo.create_session(SAMPLE_5)
+    repo.mark_cancelled(cancelled)
+    for session_id in (failed, cancelled):
+        info = service.rerun(session_id).result()
+        assert info.id == session_id and info.status == "completed" and info.error_message is None
+        assert service.result(session_id).differences(gnb.analyze(SAMPLE_5)) == ()
+    assert [s.id for s in repo.list_sessions()] == [cancelled, failed]  # no new session
+    assert repo.audit_log(failed)[-2].details["from"] == "failed"  # started again, from failed
+    child = service.rerun(failed, mode="reference").result()  # new parameters: a new session
+    assert child.parent_id == failed and child.id not in (failed, cancelled)
+
+
 def test_unsaved_analysis_returns_the_result(service: AnalysisService) -> None:
     before = len(service.repository.list_sessions())
     result = service.submit(SAMPLE_5, save=False).result()

@@ -285,12 +285,14 @@ def test_rerun_with_new_parameters_makes_child_sessions(repo: Repository, sample
     view.select.value = (failed,)  # another session: its parameters fill the form
     assert view.rerun_state.params.mode == "structural" and view.rerun_state.params.rt_tolerance == 0.1
 
-    # without the form: the stored parameters; a missing id fails alone
+    # without the form: a failed session re-runs in place (FEATURES B10); a missing id fails alone
     view.new_params.value = False
     batch = asyncio.run(view.rerun([failed, 10**9]))
     assert [j.status for j in batch.jobs] == ["completed", "failed"]
-    again = repo.get_session(batch.jobs[0].meta["session_id"])
-    assert again.parent_id == failed and again.mode == "structural" and again.input_filename == "testwork.csv"
+    assert batch.jobs[0].meta["session_id"] == failed
+    again = repo.get_session(failed)
+    assert again.status == "completed" and again.error_message is None and again.parent_id is None
+    assert [e.action for e in repo.audit_log(failed)][-2:] == ["started", "completed"]
     assert view.state.error.startswith(f"#{10**9}: The analysis session id must name")
     assert [r.bar.bar_style for r in view.jobs.children] == ["success", "danger"]
 
@@ -317,9 +319,10 @@ def test_batch_rerun_on_the_cluster_and_its_health(dask_client: Client, repo: Re
     rows = view.jobs.children
     assert len(rows) == 2 and [r.bar.value for r in rows] == [100, 100]
     assert all("completed" in r.badge.value for r in rows)
-    children = [repo.get_session(j.meta["session_id"]) for j in batch.jobs]
-    assert [c.parent_id for c in children] == [done, failed] and {c.status for c in children} == {"completed"}
-    assert [s.id for s in view.sessions][:2] == sorted((c.id for c in children), reverse=True)
+    child, again = (repo.get_session(j.meta["session_id"]) for j in batch.jobs)
+    assert child.parent_id == done and again.id == failed  # the failed one re-ran in place
+    assert child.status == again.status == "completed"
+    assert view.sessions[0].id == child.id and failed in [s.id for s in view.sessions]
     assert report["ok"] and report["scheduler"]["n_workers"] == 2
     text = view.health_report.value
     assert address in text and "<th>workers</th><td>2</td>" in text and "GiB" in text
