@@ -9,6 +9,10 @@ notebook that sets ``os.environ[...]`` sees the change at once.
   operating-system user name.
 * :func:`admins` / :func:`is_admin`: owners listed in ``GANGLIOSIDE_NB_ADMINS`` (comma or
   whitespace separated) may act across owners (purge, clean-up).
+* :func:`max_upload_bytes` / :func:`max_upload_rows`: the analyze app's upload limits,
+  ``GANGLIOSIDE_NB_MAX_UPLOAD_MB`` (default 50) and ``GANGLIOSIDE_NB_MAX_ROWS`` (default: the
+  ``max_rows`` analysis parameter). Keep ``websocket_max_message_size`` of ``voila.json``
+  above the upload cap.
 
 ``platformdirs`` (a small pure-Python package) is imported inside
 :func:`default_database_path` only, so importing this module costs nothing.
@@ -31,6 +35,8 @@ __all__ = [
     "default_database_path",
     "default_database_url",
     "is_admin",
+    "max_upload_bytes",
+    "max_upload_rows",
 ]
 
 APP_NAME = "ganglioside_nb"
@@ -108,3 +114,40 @@ def admins() -> frozenset[str]:
 def is_admin(owner: str) -> bool:
     """Whether ``owner`` may act across owners."""
     return owner in admins()
+
+
+def _number(name: str, convert: type[int] | type[float], lowest: float) -> int | float | None:
+    """A numeric variable (None when unset); one clear error naming it when it is not one."""
+    raw = _env(name)
+    if raw is None:
+        return None
+    try:
+        value = convert(raw)
+    except ValueError:
+        value = None
+    if value is None or not value >= lowest or value != value:
+        from .errors import InvalidParameterError  # pure ring, stdlib only as well
+
+        kind = "an integer" if convert is int else "a number"
+        raise InvalidParameterError(f"The environment variable {name} must be {kind} >= {lowest:g}. "
+                                    f"Got {raw!r} instead.", parameter=name, value=raw)
+    return value
+
+
+def max_upload_bytes() -> int | None:
+    """The analyze app's upload cap from ``GANGLIOSIDE_NB_MAX_UPLOAD_MB`` (MiB, at least 1), in
+    bytes; None when unset (the app then uses the ``max_file_bytes`` parameter, 50 MiB).
+
+    >>> import os; os.environ["GANGLIOSIDE_NB_MAX_UPLOAD_MB"] = "20"; max_upload_bytes()
+    20971520
+    >>> del os.environ["GANGLIOSIDE_NB_MAX_UPLOAD_MB"]
+    """
+    mib = _number("GANGLIOSIDE_NB_MAX_UPLOAD_MB", float, 1)
+    return None if mib is None else int(mib * 1_048_576)
+
+
+def max_upload_rows() -> int | None:
+    """The analyze app's row cap from ``GANGLIOSIDE_NB_MAX_ROWS`` (at least 1); None when unset
+    (the ``max_rows`` parameter applies, as it does to every analysis)."""
+    rows = _number("GANGLIOSIDE_NB_MAX_ROWS", int, 1)
+    return None if rows is None else int(rows)

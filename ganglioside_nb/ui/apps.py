@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import html
 import os
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -17,6 +18,7 @@ import ipywidgets as W
 from IPython.display import display
 
 from .. import __version__, settings
+from ..errors import InvalidParameterError
 from ..execution import ProgressState, Runner
 from ..persistence import Repository
 from .backend import Backend
@@ -57,15 +59,16 @@ class AnalyzeApp(W.VBox):
     session_id : reopen a stored session (``?session=ID`` in the app's URL).
     history_url : link to the history app in the header.
     max_upload_bytes : upload cap (default: the ``max_file_bytes`` parameter, 50 MB).
+    max_upload_rows : upload row cap (default: the ``max_rows`` parameter).
     """
 
     def __init__(self, backend: Backend | None = None, *, database: str | Repository | None = None,
                  scheduler: str | None = None, runner: Runner | None = None,
                  session_id: int | None = None, history_url: str = "history.ipynb",
-                 max_upload_bytes: int | None = None) -> None:
+                 max_upload_bytes: int | None = None, max_upload_rows: int | None = None) -> None:
         self.backend = _backend(backend, database, scheduler, runner)
         self.state = AppState()
-        self.upload = UploadView(self.state, max_bytes=max_upload_bytes)
+        self.upload = UploadView(self.state, max_bytes=max_upload_bytes, max_rows=max_upload_rows)
         self.params = ParamsForm(self.state)
         self.results = ResultsView(self.state, repository=None)
         self.run = RunView(self.state, self.backend, on_done=self._on_done)
@@ -81,13 +84,28 @@ class AnalyzeApp(W.VBox):
     @classmethod
     def from_environment(cls) -> AnalyzeApp:
         """The app as Voila serves it: database from ``DATABASE_URL``, scheduler from
-        ``GANGLIOSIDE_DASK_ADDRESS`` (else a local cluster), ``?session=ID`` from the page URL
-        (Voila passes the query string as ``QUERY_STRING``)."""
+        ``GANGLIOSIDE_DASK_ADDRESS`` (else a local cluster), upload limits from
+        ``GANGLIOSIDE_NB_MAX_UPLOAD_MB`` / ``GANGLIOSIDE_NB_MAX_ROWS``, ``?session=ID`` from the
+        page URL (Voila passes the query string as ``QUERY_STRING``). A malformed setting is
+        shown as the app's error line and its default applies."""
         query = parse_qs(os.environ.get("QUERY_STRING", ""))
         session = (query.get("session") or [""])[0]
-        app = cls(session_id=int(session) if session.isdigit() else None)
+        problems: list[str] = []
+
+        def limit(read: Callable[[], int | None]) -> int | None:
+            try:
+                return read()
+            except InvalidParameterError as exc:
+                problems.append(str(exc))
+                return None
+
+        app = cls(session_id=int(session) if session.isdigit() else None,
+                  max_upload_bytes=limit(settings.max_upload_bytes),
+                  max_upload_rows=limit(settings.max_upload_rows))
         if session and not session.isdigit():
-            app.state.error = f"The session in the address must be a number. Got {session!r} instead."
+            problems.append(f"The session in the address must be a number. Got {session!r} instead.")
+        if problems:
+            app.state.error = " ".join(problems)
         return app
 
     def show(self) -> None:

@@ -78,6 +78,9 @@ class UploadView(W.VBox):
     max_bytes : int, optional
         Size cap of an upload in bytes. Default: ``state.params.max_file_bytes`` at the time of
         the upload (50 MB unless changed in the parameter form).
+    max_rows : int, optional
+        Row cap of an upload (``GANGLIOSIDE_NB_MAX_ROWS`` in the app), below the ``max_rows``
+        parameter that caps every analysis; a larger table is refused with the count.
 
     Attributes
     ----------
@@ -89,9 +92,11 @@ class UploadView(W.VBox):
         File facts, column mapping, the first rows and the input report (``gnb-preview``).
     """
 
-    def __init__(self, state: AppState, *, max_bytes: int | None = None, **kwargs: Any) -> None:
+    def __init__(self, state: AppState, *, max_bytes: int | None = None, max_rows: int | None = None,
+                 **kwargs: Any) -> None:
         self._state = state
         self._max_bytes = max_bytes
+        self._max_rows = max_rows
         self.upload = tag(W.FileUpload(accept=".csv,.xlsx", multiple=False, description="Upload table",
                                        icon="upload"), "upload")
         self.sample_button = tag(W.Button(description="Load sample data", icon="table",
@@ -154,8 +159,11 @@ class UploadView(W.VBox):
             raise InputFormatError(f"The uploaded file {filename!r} must be at most {cap}. "
                                    f"Got {got} instead.", filename=filename, check="size")
         payload = bytes(data)
+        params = state.params
+        if self._max_rows is not None and self._max_rows < params.max_rows:
+            params = params.replace(max_rows=self._max_rows)  # refused by validation, with the count
         try:
-            _raw, table, report = prepare(payload, state.params, filename=filename)
+            _raw, table, report = prepare(payload, params, filename=filename)
         except EmptyAnalysisError as exc:
             # Nothing to analyse, but the user must see why every row was rejected.
             state.input_report = _report_of(exc, filename)
@@ -171,9 +179,10 @@ class UploadView(W.VBox):
 
     # -- drawing -------------------------------------------------------------------------------
     def _redraw_hint(self, _change: Any = None) -> None:
+        rows = f" and {self._max_rows:,} rows" if self._max_rows is not None else ""
         self.hint.value = (f'<span style="color:#555555;font-size:90%;">A CSV or XLSX table with the '
                            f"columns Name, RT, Volume, Log P and Anchor; at most "
-                           f"{html.escape(size_text(self.max_bytes))}.</span>")
+                           f"{html.escape(size_text(self.max_bytes))}{rows}.</span>")
 
     def _redraw(self, _change: Any = None) -> None:
         state = self._state

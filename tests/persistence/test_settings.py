@@ -42,6 +42,27 @@ def test_admins(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.admins() == frozenset()
 
 
+def test_upload_limits(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ganglioside_nb.errors import InvalidParameterError
+
+    monkeypatch.delenv("GANGLIOSIDE_NB_MAX_UPLOAD_MB", raising=False)
+    monkeypatch.delenv("GANGLIOSIDE_NB_MAX_ROWS", raising=False)
+    assert settings.max_upload_bytes() is None and settings.max_upload_rows() is None
+    monkeypatch.setenv("GANGLIOSIDE_NB_MAX_UPLOAD_MB", " 2.5 ")
+    monkeypatch.setenv("GANGLIOSIDE_NB_MAX_ROWS", "10000")
+    assert settings.max_upload_bytes() == 2_621_440 and settings.max_upload_rows() == 10_000
+    for name, bad, kind in (("GANGLIOSIDE_NB_MAX_UPLOAD_MB", "lots", "a number >= 1"),
+                            ("GANGLIOSIDE_NB_MAX_UPLOAD_MB", "0.5", "a number >= 1"),
+                            ("GANGLIOSIDE_NB_MAX_UPLOAD_MB", "nan", "a number >= 1"),
+                            ("GANGLIOSIDE_NB_MAX_ROWS", "1e4", "an integer >= 1"),
+                            ("GANGLIOSIDE_NB_MAX_ROWS", "0", "an integer >= 1")):
+        monkeypatch.setenv(name, bad)
+        read = settings.max_upload_bytes if name.endswith("MB") else settings.max_upload_rows
+        with pytest.raises(InvalidParameterError, match=f"{name} must be {kind}. Got '{bad}' instead"):
+            read()
+        monkeypatch.setenv(name, "3")
+
+
 def test_settings_imports_only_the_standard_library() -> None:
     code = ("import sys; import ganglioside_nb.settings; "
             "print(','.join(m for m in ('platformdirs', 'sqlalchemy', 'numpy') if m in sys.modules))")

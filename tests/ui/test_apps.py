@@ -99,3 +99,17 @@ def test_history_app_lists_the_sessions(tmp_path: Any) -> None:
     sid = backend.repository.create_session(SAMPLE, name="listed")
     app = HistoryApp(backend)
     assert any(s.id == sid for s in app.view.sessions)
+
+
+def test_the_served_app_takes_its_upload_limits_from_the_environment(monkeypatch: Any, tmp_path: Any) -> None:
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'app.sqlite3'}")  # nothing starts yet
+    monkeypatch.setenv("GANGLIOSIDE_NB_MAX_UPLOAD_MB", "2")
+    monkeypatch.setenv("GANGLIOSIDE_NB_MAX_ROWS", "1000")
+    app = AnalyzeApp.from_environment()
+    assert app.upload.max_bytes == 2_097_152 and "at most 2 MB and 1,000 rows" in app.upload.hint.value
+    assert app.state.error == ""
+    monkeypatch.setenv("GANGLIOSIDE_NB_MAX_ROWS", "many")
+    app = AnalyzeApp.from_environment()  # the page still opens, saying what is wrong
+    assert app.state.error == ("The environment variable GANGLIOSIDE_NB_MAX_ROWS must be an integer "
+                               ">= 1. Got 'many' instead.")
+    assert app.upload.max_bytes == 2_097_152 and "rows" not in app.upload.hint.value

@@ -139,6 +139,17 @@ def test_oversized_upload_is_refused_unread(sample: bytes, monkeypatch: pytest.M
     assert "1000 bytes" in view.hint.value
 
 
+def test_row_cap_refuses_a_longer_table_with_its_count(sample: bytes) -> None:
+    state = AppState()
+    view = UploadView(state, max_rows=100)
+    assert "at most 50 MB and 100 rows" in view.hint.value
+    simulate_upload(view, "sample.csv", sample)  # 323 data rows
+    assert "must have at most 100 data rows" in state.error and "323" in state.error
+    assert state.source is None and state.params.max_rows == AnalysisParams().max_rows  # unchanged
+    simulate_upload(view, "five.csv", sample_bytes("testwork"))
+    assert state.error == "" and len(state.preview) == 5
+
+
 def test_default_cap_follows_the_parameters() -> None:
     state = AppState()
     view = UploadView(state)
