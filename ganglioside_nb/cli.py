@@ -506,6 +506,7 @@ def _run_health(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report, indent=2, default=str))
         return EXIT_OK if report["ok"] else EXIT_INTERNAL
+    print(f"state      {report['state']} (ganglioside_nb {report['version']})")
     db = report["database"]
     print(f"database   {db['state']}: {db['url']} (revision {db['revision']}, owner {db['owner']})"
           + (f" - {db['error']}" if db.get("error") else ""))

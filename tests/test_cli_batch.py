@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
+from ganglioside_nb import __version__
 from ganglioside_nb.persistence import Repository
 from tests.conftest import SAMPLE_5
 
@@ -89,8 +90,9 @@ def test_health_reports_the_cluster_and_the_dashboard(tmp_path: Path) -> None:
     done = _program("health", "--database", f"sqlite:///{tmp_path / 'h.sqlite3'}", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
-    assert lines[0].startswith("database   healthy: sqlite:///")
-    assert "(local cluster), 2 worker(s), 2 thread(s)" in lines[1]
+    assert lines[0] == f"state      healthy (ganglioside_nb {__version__})"
+    assert lines[1].startswith("database   healthy: sqlite:///")
+    assert "(local cluster), 2 worker(s), 2 thread(s)" in lines[2]
     assert sum(line.startswith("  worker   tcp://127.0.0.1:") for line in lines) == 2
     assert lines[-1].startswith("dashboard  http://127.0.0.1:") and lines[-1].endswith("/status")
 

@@ -198,7 +198,9 @@ def _health_html(report: dict[str, Any]) -> str:
                       ("dashboard", f'<a class="gnb-dashboard-link" href="{_esc(dashboard)}" target="_blank" '
                                     f'rel="noopener">{_esc(dashboard)}</a>' if dashboard else "none")]
     state = "ok" if report.get("ok") else "problem"
-    return (f'<div class="gnb-health-{state}"><b>Database</b><table class="gnb-h">{_kv(db_rows)}</table>'
+    overall = _esc(report.get("state", "healthy" if report.get("ok") else "degraded"))
+    return (f'<div class="gnb-health-{state}"><div class="gnb-health-state"><b>Overall: {overall}</b></div>'
+            f'<b>Database</b><table class="gnb-h">{_kv(db_rows)}</table>'
             f'<b>Dask scheduler</b><table class="gnb-h">{_kv(sched_rows)}</table>'
             f'<div class="gnb-muted">ganglioside_nb {_esc(__version__)}</div></div>')
 
@@ -878,6 +880,8 @@ class HistoryView(W.VBox):
                 report = await asyncio.to_thread(health, self.repository, None)
                 report["scheduler"] = {"ok": False, "error": error_message(exc)}
                 report["ok"] = False
+                if report["state"] == "healthy":  # the database answers, the scheduler does not
+                    report["state"] = "degraded"
             else:
                 report = await asyncio.to_thread(service.health)
             self.health_report.value = _health_html(report)

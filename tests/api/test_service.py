@@ -195,7 +195,7 @@ def test_health_reports_database_and_scheduler(service: AnalysisService) -> None
     stale = service.repository.create_session(SAMPLE_5)
     service.repository.mark_running(stale, task_key="session-0-lost0002")
     report = service.health()
-    assert report["ok"] is True
+    assert report["ok"] is True and report["state"] == "healthy" and report["version"] == gnb.__version__
     assert report["reconciled"] == [stale]  # a health call reconciles stale sessions (FEATURES B8)
     assert service.repository.get_session(stale).status == "failed"
     assert report["database"]["reachable"] is True

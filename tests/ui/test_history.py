@@ -342,6 +342,7 @@ def test_health_in_process_and_with_an_unreachable_scheduler(repo: Repository,
     view = HistoryView(Backend(repo, address="tcp://127.0.0.1:9"))
     report = asyncio.run(view.check_health())
     assert report is not None and not report["ok"] and report["database"]["reachable"]
+    assert report["state"] == "degraded" and "Overall: degraded" in view.health_report.value
     text = view.health_report.value
     assert "The Dask scheduler at tcp://127.0.0.1:9 cannot be reached" in text
     assert "Traceback" not in text and view.state.error == ""
