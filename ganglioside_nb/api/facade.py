@@ -25,7 +25,7 @@ import pandas as pd
 
 from ..core.results import AnalysisResult
 from ..core.schema import STATUSES as COMPOUND_STATUSES
-from ..errors import InvalidParameterError, InvalidTransitionError
+from ..errors import InvalidParameterError
 from ..execution import Batch, Job
 from ..params import AnalysisParams
 from ..persistence import AuditEntry, SessionInfo
@@ -115,22 +115,14 @@ def wait(session_id: int, timeout: float | None = None, *, poll_s: float = 0.2) 
 
 
 def cancel(session_id: int) -> bool:
-    """Cancel a session: a pending one is marked ``cancelled``; a running one started from this
-    process is stopped (at its next step) and ends ``cancelled``. A session running from another
-    process (another kernel, the CLI) is cancelled there. Returns whether it was cancelled."""
+    """Cancel a session, whoever started it (:meth:`AnalysisService.cancel_session`): a pending
+    one is marked ``cancelled``; a running one stops at its next step and ends ``cancelled``.
+    False when it has ended, or runs where this service's runner cannot reach it (another
+    process's local cluster)."""
     job = _jobs.get(session_id)
-    if job is not None and not job.done():
-        return default_service().cancel(job)
-    info = get_session(session_id)
-    if info.status == "pending":
-        default_service().repository.mark_cancelled(session_id)
+    if job is not None and not job.done() and default_service().cancel(job):
         return True
-    if info.status == "running":
-        raise InvalidTransitionError(
-            f"Analysis session {session_id} must have been started from this process to be "
-            f"cancelled here. Got a session running as task {info.task_key} instead.",
-            session_id=session_id, status=info.status)
-    return False
+    return default_service().cancel_session(session_id)
 
 
 def list_sessions(status: str | None = None, data_type: str | None = None,

@@ -262,6 +262,25 @@ class AnalysisService:
         stops at its next step (an analysis reports one after every rule); nothing is stored."""
         return job.cancel()
 
+    def cancel_session(self, session_id: int) -> bool:
+        """Cancel a stored session by id, whoever started it (FEATURES.md B7): a ``pending`` one
+        is marked ``cancelled``; a ``running`` one has its task cancelled on this service's
+        scheduler (it stops at its next step; nothing partial is stored) and is marked
+        ``cancelled`` at once. Returns False when the session has ended already, or when its
+        task is not on this scheduler (another process's local cluster): that process must
+        cancel it."""
+        repo = self.repository
+        info = repo.get_session(session_id)
+        if info.status == "pending":
+            repo.mark_cancelled(session_id)
+            return True
+        if info.status != "running" or not info.task_key:
+            return False
+        if not self.runner.cancel_task(info.task_key):
+            return False
+        repo.end_task(session_id, info.task_key, "cancelled", f"cancelled by {repo.owner}")
+        return True
+
     def reconcile(self) -> list[SessionInfo]:
         """Fail this owner's ``running`` sessions whose task will never finish; return them."""
         return self._fail_if_lost(self.repository.list_sessions(status="running"))

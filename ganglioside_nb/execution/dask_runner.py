@@ -411,6 +411,18 @@ class DaskRunner:
             jobs.extend(chunk)
         return jobs
 
+    def cancel_task(self, key: str) -> bool:
+        """Cancel the task ``key`` whichever client submitted it (this scheduler's task: another
+        kernel's, the CLI's); the worker stops it at its next progress step. False when the
+        scheduler does not know the key (it ended, or it was lost)."""
+        if self.task_states([key]).get(key) is None:
+            return False
+        client = self.client
+        held = client.futures.get(key)
+        future = held if held is not None else Future(key, client)
+        client.cancel([future], force=True)
+        return True
+
     def task_states(self, keys: Sequence[str]) -> dict[str, str | None]:
         """The scheduler's state of each key (None: the scheduler does not know it, or it
         erred; either way it will not finish). Keys this client holds futures for count as

@@ -97,6 +97,12 @@ class LocalRunner:
             None if f.cancelled() else f.exception(), f.cancelled()))
         return job
 
+    def cancel_task(self, key: str) -> bool:
+        """Cancel this process's task ``key`` if it has not started (a running in-process task
+        cannot be stopped); False otherwise."""
+        job = _LIVE.get(key)
+        return job is not None and job.cancel()
+
     def task_states(self, keys: Sequence[str]) -> dict[str, str | None]:
         """``processing``/``finished`` for this process's keys; for a key of another process on
         this host, ``processing`` while that process lives, else None (lost)."""

@@ -8,7 +8,8 @@ to: Open (the stored result in a :class:`~ganglioside_nb.ui.results.ResultsView`
 of a failed session), Rename, Delete (soft, confirmed), Re-run (optionally with new parameters;
 several sessions run as a batch with one progress row each; a failed or cancelled session asked
 again as it was re-runs in place, anything else becomes a new session pointing to the old one),
-Verify (the stored input analysed again and compared with the stored result, FEATURES.md H1),
+Cancel (pending or running sessions, whoever started them, on this app's scheduler), Verify
+(the stored input analysed again and compared with the stored result, FEATURES.md H1),
 and in the Trash Restore and Purge
 (confirmed). Panels follow: Clean-up (a dry-run list of the finished sessions older than N days,
 then a soft delete; or, as a separate step, of the sessions in the Trash for over N days, then
@@ -320,6 +321,8 @@ class HistoryView(W.VBox):
         self.rerun_button = _button("Re-run", "history-rerun", icon="repeat",
                                     tooltip="Run the selected sessions again (failed or cancelled ones in "
                                             "place, others as new sessions)")
+        self.cancel_button = _button("Cancel", "history-cancel", icon="stop",
+                                     tooltip="Cancel the selected pending or running sessions")
         self.verify_button = _button("Verify", "history-verify", icon="check",
                                      tooltip="Analyse the stored input again and compare with the stored "
                                              "result (one completed session selected)")
@@ -396,8 +399,8 @@ class HistoryView(W.VBox):
                    layout=W.Layout(align_items="center")),
             self.select,
             W.HBox([self.open_button, self.rename_text, self.rename_button, self.delete_button,
-                    self.rerun_button, self.new_params, self.verify_button, self.restore_button,
-                    self.purge_button],
+                    self.rerun_button, self.new_params, self.cancel_button, self.verify_button,
+                    self.restore_button, self.purge_button],
                    layout=W.Layout(flex_flow="row wrap", align_items="center")),
             self.confirm_box, self.params_box, self.jobs, self.jobs_summary, self.detail, self.panels,
         ], **kwargs)
@@ -425,6 +428,7 @@ class HistoryView(W.VBox):
             (self.restore_button, self._click_restore),
             (self.rerun_button, self._click_rerun),
             (self.verify_button, self._click_verify),
+            (self.cancel_button, lambda: self._spawn(self.cancel(self._selected(action="cancel")))),
             (self.cleanup_preview_button, lambda: self.preview_cleanup()),
             (self.cleanup_apply_button, lambda: self.apply_cleanup()),
             (self.health_button, lambda: self._spawn(self.check_health())),
@@ -540,14 +544,15 @@ class HistoryView(W.VBox):
         """Trash: Restore and Purge; otherwise Open, Rename, Delete and Re-run."""
         trash = self.trash.value
         for widget in (self.open_button, self.rename_text, self.rename_button, self.delete_button,
-                       self.rerun_button, self.new_params, self.verify_button):
+                       self.rerun_button, self.new_params, self.cancel_button, self.verify_button):
             _show(widget, not trash)
         _show(self.params_box, not trash and self.new_params.value)
         for widget in (self.restore_button, self.purge_button):
             _show(widget, trash)
         n = len(self.selected)
         self.open_button.disabled = self.rename_button.disabled = self.verify_button.disabled = n != 1
-        for button in (self.delete_button, self.rerun_button, self.restore_button, self.purge_button):
+        for button in (self.delete_button, self.rerun_button, self.restore_button, self.purge_button,
+                       self.cancel_button):
             button.disabled = n == 0
 
     def _on_select(self, _change: Any = None) -> None:
@@ -670,6 +675,29 @@ class HistoryView(W.VBox):
     def _click_open(self) -> None:
         (session_id,) = self._selected(one=True, action="open")
         self._spawn(self.open_session(session_id))
+
+    # -- cancel --------------------------------------------------------------------------------
+    async def cancel(self, ids: Sequence[int]) -> list[int] | None:
+        """Cancel sessions by id, whoever started them (:meth:`AnalysisService.cancel_session`,
+        in a thread): pending ones at once, running ones at their next step. Returns the ids
+        cancelled (None after an error); the others are named in the message line."""
+        return await catch_errors(self.state)(self._cancel)(ids)
+
+    async def _cancel(self, ids: Sequence[int]) -> list[int]:
+        service = await self.backend.service()
+        done: list[int] = []
+        for session_id in ids:
+            if await asyncio.to_thread(service.cancel_session, session_id):
+                done.append(session_id)
+        self.refresh()
+        left = [i for i in ids if i not in done]
+        if done:
+            self.state.notice = f"Cancelled {_plural(len(done))} ({_ids_text(done)})."
+        if left:
+            self.state.error = (f"{_plural(len(left)).capitalize()} ({_ids_text(left)}) could not be "
+                                "cancelled: ended already, or running where this app's scheduler cannot "
+                                "reach it.")
+        return done
 
     # -- verify --------------------------------------------------------------------------------
     async def verify(self, session_id: int) -> Verification | None:

@@ -7,11 +7,12 @@ import time
 from collections.abc import Iterator
 
 import pytest
+import sqlalchemy as sa
 from distributed import Client
 
 import ganglioside_nb as gnb
 from ganglioside_nb import api
-from ganglioside_nb.errors import InvalidParameterError, InvalidTransitionError, SessionNotFoundError
+from ganglioside_nb.errors import InvalidParameterError, SessionNotFoundError, TaskFailedError
 from ganglioside_nb.execution import DaskRunner, LocalRunner
 from ganglioside_nb.persistence import Repository
 from ganglioside_nb.testing import large_table
@@ -83,9 +84,8 @@ def test_wait_times_out_and_a_foreign_run_is_not_cancelled_here(service: api.Ana
     with pytest.raises(TimeoutError, match=f"session {sid} must end within 0.3 s"):
         api.wait(sid, timeout=0.3, poll_s=0.05)
     assert time.monotonic() - started < 5
-    service.repository.mark_running(sid, task_key="another-kernel-task")
-    with pytest.raises(InvalidTransitionError, match="started from this process"):
-        api.cancel(sid)
+    service.repository.mark_running(sid, task_key="analysis-local-otherhost-1-0001")
+    assert api.cancel(sid) is False and api.status(sid) == "running"  # not reachable from here
 
 
 def test_cancel_stops_a_running_analysis_on_the_cluster(repo: Repository, dask_client: Client) -> None:
@@ -101,6 +101,32 @@ def test_cancel_stops_a_running_analysis_on_the_cluster(repo: Repository, dask_c
         assert api.cancel(sid) is False
     finally:
         api.use(None)
+
+
+def test_a_session_started_by_another_client_is_cancelled_by_id(repo: Repository,
+                                                               dask_client: Client) -> None:
+    """Two clients of one scheduler (two kernels, or a kernel and the CLI): the second cancels
+    the first one's running session by its id; the worker stops and nothing is stored."""
+    first = api.AnalysisService(repo, DaskRunner(dask_client))
+    sid = first.repository.create_session(large_table(150_000, seed=6), name="theirs")
+    job = first.submit(sid)
+    for event in job:
+        if event.kind == "step":
+            break
+    with Client(dask_client.scheduler.address, set_as_default=False) as other:
+        api.use(api.AnalysisService(Repository(repo.engine, repo.owner), DaskRunner(other)))
+        try:
+            assert api.cancel(sid) is True
+            assert api.wait(sid, timeout=60).status == "cancelled"
+            with pytest.raises(TaskFailedError):
+                job.result(120)
+            assert api.cancel(sid) is False  # ended
+        finally:
+            api.use(None)
+    assert repo.get_session(sid).error_message == f"cancelled by {repo.owner}"
+    with repo.engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM compound WHERE session_id = :s"),
+                            {"s": sid}).scalar_one() == 0
 
 
 def test_run_many_and_rerun_on_the_cluster(repo: Repository, dask_client: Client) -> None:

@@ -254,6 +254,25 @@ def test_verify_shows_identical_or_what_changed(repo: Repository, engine,
     assert not _shown(view.verify_button)
 
 
+def test_cancel_ends_pending_sessions_and_names_those_that_ended(repo: Repository,
+                                                                 sample_result: AnalysisResult) -> None:
+    done, failed, pending = _populate(repo, sample_result)
+    view = HistoryView(Backend(repo, LocalRunner()))
+    view.select.value = (pending, done)
+    assert not view.cancel_button.disabled and _shown(view.cancel_button)
+
+    async def click() -> Any:
+        view.cancel_button.click()
+        return await view.task
+
+    assert asyncio.run(click()) == [pending]
+    assert repo.get_session(pending).status == "cancelled" and repo.get_session(done).status == "completed"
+    assert view.state.notice == f"Cancelled 1 session (#{pending})."
+    assert view.state.error == (f"1 session (#{done}) could not be cancelled: ended already, or running "
+                                "where this app's scheduler cannot reach it.")
+    assert "cancelled" in view.table.value
+
+
 def test_rerun_with_new_parameters_makes_child_sessions(repo: Repository, sample_result: AnalysisResult,
                                                         local_runner: LocalRunner) -> None:
     done, failed, _pending = _populate(repo, sample_result)
