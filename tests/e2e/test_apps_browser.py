@@ -76,6 +76,16 @@ def test_upload_run_results_download_and_history(page: Any, app_url: str, tmp_pa
     page.click(".gnb-history-dashboard-draw")
     page.wait_for_function("document.querySelectorAll('img.gnb-dashboard-image').length === 3")
     page.screenshot(path=str(ARTIFACTS / "history_dashboard.png"), full_page=True)
+
+    # Verify: the stored input analysed again on the page's kernel, compared with what is stored
+    values = page.locator(".gnb-history-select option").evaluate_all("options => options.map(o => o.value)")
+    page.locator(".gnb-history-select select").select_option(
+        value=next(v for v in values if v.endswith("porcine e2e")))  # the label's spaces are &nbsp;
+    page.wait_for_function("!document.querySelector('.gnb-history-verify').disabled")
+    page.click(".gnb-history-verify")
+    page.wait_for_selector(".gnb-history-verification", timeout=60_000)
+    verdict = page.inner_text(".gnb-history-verification")
+    assert "identical" in verdict and "NOT identical" not in verdict and "intact" in verdict
     assert page.errors.messages == []
 
 
