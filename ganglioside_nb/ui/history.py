@@ -46,6 +46,7 @@ from .common import Alert, badge_html, close_tree, tag
 from .errors import catch_errors, error_message
 from .progress import JobProgress, spawn
 from .state import AppState
+from .upload import size_text
 
 __all__ = ["DATA_TYPES", "HistoryView", "format_duration", "local_time"]
 
@@ -924,13 +925,20 @@ def _in_dates(created: datetime, start: date | None, end: date | None) -> bool:
 
 
 def _detail_header(info: SessionInfo) -> str:
-    rows = [("status", badge_html(info.status)), ("file", _esc(info.input_filename)),
+    """The session's facts (FEATURES.md D2): status, input file, size and SHA-256, data type,
+    mode, times, parent; the stored parameters when there is no result to show them."""
+    rows = [("status", badge_html(info.status)),
+            ("file", f"{_esc(info.input_filename)} ({_esc(size_text(info.input_size))})"),
+            ("input sha256", f'<code class="gnb-sha256">{_esc(info.input_sha256)}</code>'),
             ("data type", _esc(info.data_type)), ("mode", _esc(info.mode)),
             ("chromatography", "HILIC (RT verdicts not meaningful)" if info.chromatography == "hilic"
              else "reversed phase"),
-            ("created", local_time(info.created_at)), ("duration", format_duration(info.duration))]
+            ("created", local_time(info.created_at)), ("started", local_time(info.started_at)),
+            ("finished", local_time(info.finished_at)), ("duration", format_duration(info.duration))]
     if info.parent_id is not None:
         rows.append(("re-run of", f"#{info.parent_id}"))
+    if info.status != "completed":  # a result shows them in its Provenance tab
+        rows.append(("parameters", _esc(", ".join(f"{k} {v}" for k, v in (info.params or {}).items()))))
     link = (f'<a class="gnb-analyze-link" href="analyze.ipynb?session={info.id}" target="_blank" '
             'rel="noopener">open in the analyze app</a>')
     return (f'<div class="gnb-session-header"><h4 style="margin:0.4em 0">#{info.id} {_esc(info.display_name)}'

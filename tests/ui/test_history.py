@@ -21,6 +21,7 @@ from ganglioside_nb.ui.backend import Backend
 from ganglioside_nb.ui.history import HistoryView, format_duration, local_time
 from ganglioside_nb.ui.progress import JobProgress
 from ganglioside_nb.ui.state import AppState
+from ganglioside_nb.ui.upload import size_text
 from tests.conftest import SAMPLE, SAMPLE_5
 
 FAILURE = "InputFormatError: the table has no RT column"
@@ -216,6 +217,12 @@ def test_open_shows_the_result_or_the_error(repo: Repository, sample_result: Ana
     assert "pending" in waiting.value and "no result" in waiting.value
     header = view.detail.children[0].value
     assert f'href="analyze.ipynb?session={pending}"' in header and f"#{pending} Session #{pending}" in header
+    info = repo.get_session(pending)
+    assert info.input_sha256 in header and f"testwork_user.csv ({size_text(info.input_size)})" in header
+    assert "<th>parameters</th>" in header and "rt_tolerance 0.1" in header  # no result shows them
+    asyncio.run(view.open_session(done))
+    header = view.detail.children[0].value
+    assert "<th>parameters</th>" not in header and "<th>started</th>" in header
     asyncio.run(view.open_session(10**9))
     assert view.state.error.startswith("The analysis session id must name an analysis session")
 
