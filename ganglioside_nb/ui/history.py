@@ -28,7 +28,9 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import html
+import io
 import math
+import zipfile
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -41,10 +43,12 @@ from ..errors import GangliosideError, InvalidParameterError, SchedulerUnavailab
 from ..execution import Batch, Job
 from ..params import AnalysisParams
 from ..persistence import STATUSES, Repository, SessionInfo
+from ..persistence.repository import EXPORT_FORMATS
 from .backend import Backend
-from .common import Alert, badge_html, close_tree, tag
+from .common import Alert, badge_html, close_tree, download_link, tag
 from .errors import catch_errors, error_message
 from .progress import JobProgress, spawn
+from .results import file_slug
 from .state import AppState
 from .upload import size_text
 
@@ -322,6 +326,12 @@ class HistoryView(W.VBox):
         self.rerun_button = _button("Re-run", "history-rerun", icon="repeat",
                                     tooltip="Run the selected sessions again (failed or cancelled ones in "
                                             "place, others as new sessions)")
+        self.export_format = tag(W.Dropdown(options=list(EXPORT_FORMATS), value="xlsx",
+                                            layout=W.Layout(width="6em")), "history-export-format")
+        self.export_button = _button("Export", "history-export", icon="download",
+                                     tooltip="The results of the selected completed sessions (one file, "
+                                             "or a ZIP for several)")
+        self.export_link = tag(W.HTML(), "history-export-link")
         self.cancel_button = _button("Cancel", "history-cancel", icon="stop",
                                      tooltip="Cancel the selected pending or running sessions")
         self.verify_button = _button("Verify", "history-verify", icon="check",
@@ -401,9 +411,10 @@ class HistoryView(W.VBox):
             self.select,
             W.HBox([self.open_button, self.rename_text, self.rename_button, self.delete_button,
                     self.rerun_button, self.new_params, self.cancel_button, self.verify_button,
-                    self.restore_button, self.purge_button],
+                    self.export_format, self.export_button, self.restore_button, self.purge_button],
                    layout=W.Layout(flex_flow="row wrap", align_items="center")),
-            self.confirm_box, self.params_box, self.jobs, self.jobs_summary, self.detail, self.panels,
+            self.export_link, self.confirm_box, self.params_box, self.jobs, self.jobs_summary, self.detail,
+            self.panels,
         ], **kwargs)
         tag(self, "history")
 
@@ -429,6 +440,8 @@ class HistoryView(W.VBox):
             (self.restore_button, self._click_restore),
             (self.rerun_button, self._click_rerun),
             (self.verify_button, self._click_verify),
+            (self.export_button, lambda: self._spawn(self.export(self._selected(action="export"),
+                                                                 self.export_format.value))),
             (self.cancel_button, lambda: self._spawn(self.cancel(self._selected(action="cancel")))),
             (self.cleanup_preview_button, lambda: self.preview_cleanup()),
             (self.cleanup_apply_button, lambda: self.apply_cleanup()),
@@ -545,7 +558,8 @@ class HistoryView(W.VBox):
         """Trash: Restore and Purge; otherwise Open, Rename, Delete and Re-run."""
         trash = self.trash.value
         for widget in (self.open_button, self.rename_text, self.rename_button, self.delete_button,
-                       self.rerun_button, self.new_params, self.cancel_button, self.verify_button):
+                       self.rerun_button, self.new_params, self.cancel_button, self.verify_button,
+                       self.export_format, self.export_button):
             _show(widget, not trash)
         _show(self.params_box, not trash and self.new_params.value)
         for widget in (self.restore_button, self.purge_button):
@@ -553,7 +567,7 @@ class HistoryView(W.VBox):
         n = len(self.selected)
         self.open_button.disabled = self.rename_button.disabled = self.verify_button.disabled = n != 1
         for button in (self.delete_button, self.rerun_button, self.restore_button, self.purge_button,
-                       self.cancel_button):
+                       self.cancel_button, self.export_button):
             button.disabled = n == 0
 
     def _on_select(self, _change: Any = None) -> None:
@@ -676,6 +690,44 @@ class HistoryView(W.VBox):
     def _click_open(self) -> None:
         (session_id,) = self._selected(one=True, action="open")
         self._spawn(self.open_session(session_id))
+
+    # -- export --------------------------------------------------------------------------------
+    async def export(self, ids: Sequence[int], fmt: str = "xlsx") -> bytes | None:
+        """The stored results of the selected completed sessions as ``fmt`` (csv, xlsx, json;
+        each export recorded in the session's audit trail), offered as one download: the file
+        itself for one session, a ZIP for several. Sessions without a result are named in the
+        message line. Returns the downloadable bytes (None when nothing could be exported)."""
+        return await catch_errors(self.state)(self._export)(ids, fmt)
+
+    async def _export(self, ids: Sequence[int], fmt: str) -> bytes | None:
+        self.export_link.value = ""
+        files: list[tuple[str, bytes]] = []
+        skipped: list[int] = []
+        for session_id in ids:
+            info = await asyncio.to_thread(self.repository.get_session, session_id)
+            if info.status != "completed":
+                skipped.append(session_id)
+                continue
+            data = await asyncio.to_thread(self.repository.export, session_id, fmt)
+            stem = file_slug(info.name or info.input_filename or "") or "session"
+            files.append((f"{stem}-{session_id}.{fmt}", data))
+        if skipped:
+            self.state.error = (f"{_plural(len(skipped))} ({_ids_text(skipped)}) without a result (not "
+                                "completed) left out of the export.")
+        if not files:
+            return None
+        if len(files) == 1:
+            (name, data), label = files[0], f"Download {files[0][0]}"
+        else:
+            buffer = io.BytesIO()
+            with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+                for entry, payload in files:
+                    archive.writestr(entry, payload)
+            data = buffer.getvalue()
+            name, label = f"ganglioside-sessions-{fmt}.zip", f"Download {len(files)} results (ZIP of {fmt})"
+        self.export_link.value = download_link(data, name, label)
+        self.state.notice = f"Exported {_plural(len(files))} as {fmt.upper()}."
+        return data
 
     # -- cancel --------------------------------------------------------------------------------
     async def cancel(self, ids: Sequence[int]) -> list[int] | None:

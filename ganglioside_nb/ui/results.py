@@ -42,7 +42,7 @@ from .common import Alert, close_tree, download_link, tag
 from .errors import catch_errors, error_message
 from .state import AppState
 
-__all__ = ["CompoundTable", "ResultsView", "model_equation"]
+__all__ = ["CompoundTable", "ResultsView", "file_slug", "model_equation"]
 
 PLACEHOLDER = "No results yet: load a table and press Analyze, or open a saved analysis session."
 TAB_TITLES = ("Overview", "Compounds", "Models", "Plots", "Checks", "Input report", "Provenance", "Export")
@@ -194,7 +194,7 @@ def _frame_html(frame: pd.DataFrame, total: int | None = None) -> str:
     return _table(map(_esc, head.columns), rows, numeric=numeric) + note
 
 
-def _slug(text: str) -> str:
+def file_slug(text: str) -> str:
     """A file-name-safe stem: letters, digits, ``_`` and ``-`` (extension dropped)."""
     stem = re.sub(r"\.(csv|tsv|txt|xlsx|xls|json)$", "", text.strip(), flags=re.IGNORECASE)
     return re.sub(r"[^A-Za-z0-9_]+", "-", stem).strip("-_").lower()[:60]
@@ -605,7 +605,7 @@ class ResultsView(W.VBox):
         candidates = [self.state.session_name, self.state.filename]
         if result is not None:
             candidates += [result.provenance.get("input_filename"), result.input_report.filename]
-        slug = next((s for s in (_slug(str(c)) for c in candidates if c) if s), "ganglioside_nb")
+        slug = next((s for s in (file_slug(str(c)) for c in candidates if c) if s), "ganglioside_nb")
         return f"{slug}-{self.session_id}" if self.session_id is not None else slug
 
     @staticmethod

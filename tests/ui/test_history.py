@@ -261,6 +261,49 @@ def test_verify_shows_identical_or_what_changed(repo: Repository, engine,
     assert not _shown(view.verify_button)
 
 
+def test_export_selected_gives_one_file_or_a_zip_and_is_audited(repo: Repository,
+                                                                sample_result: AnalysisResult) -> None:
+    import base64
+    import io
+    import zipfile
+
+    from openpyxl import load_workbook
+
+    done, failed, pending = _populate(repo, sample_result)
+    second = repo.create_session(SAMPLE, name="second run")
+    repo.save_result(second, sample_result)
+    view = HistoryView(Backend(repo, LocalRunner()))
+
+    def link() -> tuple[str, bytes]:
+        value = view.export_link.value
+        name = value.split('download="', 1)[1].split('"', 1)[0]
+        return name, base64.b64decode(value.split("base64,", 1)[1].split('"', 1)[0])
+
+    data = asyncio.run(view.export([done], "xlsx"))
+    name, payload = link()
+    assert name == f"alpha-brain-{done}.xlsx" and payload == data
+    assert load_workbook(io.BytesIO(payload))["compounds"].max_row == 324
+    assert view.state.notice == "Exported 1 session as XLSX."
+
+    view.select.value = (second, done, failed)
+    view.export_format.value = "csv"
+
+    async def click() -> Any:
+        view.export_button.click()
+        return await view.task
+
+    data = asyncio.run(click())
+    name, payload = link()
+    assert name == "ganglioside-sessions-csv.zip" and payload == data
+    with zipfile.ZipFile(io.BytesIO(payload)) as archive:
+        assert archive.namelist() == [f"second-run-{second}.csv", f"alpha-brain-{done}.csv"]
+        assert archive.read(f"alpha-brain-{done}.csv") == repo.export(done, "csv")
+    assert view.state.error == f"1 session (#{failed}) without a result (not completed) left out of the export."
+    exports = [e.details["format"] for e in repo.audit_log(done) if e.action == "exported"]
+    assert exports == ["xlsx", "csv", "csv"]  # the two exports here, and the comparison above
+    assert asyncio.run(view.export([pending], "json")) is None and view.export_link.value == ""
+
+
 def test_cancel_ends_pending_sessions_and_names_those_that_ended(repo: Repository,
                                                                  sample_result: AnalysisResult) -> None:
     done, failed, pending = _populate(repo, sample_result)
