@@ -8,6 +8,7 @@ to: Open (the stored result in a :class:`~ganglioside_nb.ui.results.ResultsView`
 of a failed session), Rename, Delete (soft, confirmed), Re-run (optionally with new parameters;
 several sessions run as a batch with one progress row each; a failed or cancelled session asked
 again as it was re-runs in place, anything else becomes a new session pointing to the old one),
+Export (the selected completed sessions' results as one file or a ZIP, each export audited),
 Cancel (pending or running sessions, whoever started them, on this app's scheduler), Verify
 (the stored input analysed again and compared with the stored result, FEATURES.md H1),
 and in the Trash Restore and Purge

@@ -298,7 +298,8 @@ def test_export_selected_gives_one_file_or_a_zip_and_is_audited(repo: Repository
     with zipfile.ZipFile(io.BytesIO(payload)) as archive:
         assert archive.namelist() == [f"second-run-{second}.csv", f"alpha-brain-{done}.csv"]
         assert archive.read(f"alpha-brain-{done}.csv") == repo.export(done, "csv")
-    assert view.state.error == f"1 session (#{failed}) without a result (not completed) left out of the export."
+    assert view.state.error == (f"1 session (#{failed}) without a result (not completed) left out of "
+                                "the export.")
     exports = [e.details["format"] for e in repo.audit_log(done) if e.action == "exported"]
     assert exports == ["xlsx", "csv", "csv"]  # the two exports here, and the comparison above
     assert asyncio.run(view.export([pending], "json")) is None and view.export_link.value == ""
