@@ -32,6 +32,7 @@ _LAZY: dict[str, str] = {
     "analyze": "ganglioside_nb.core.pipeline",
     "datasets": "ganglioside_nb.datasets",
     "format_name": "ganglioside_nb.core.names",
+    "group_diagnostics": "ganglioside_nb.core.diagnostics",
     "is_valid_name": "ganglioside_nb.core.names",
     "parse_name": "ganglioside_nb.core.names",
     "read_table": "ganglioside_nb.io.readers",
@@ -63,6 +64,7 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs ("X as X": re-exported)
     from . import datasets as datasets
+    from .core.diagnostics import group_diagnostics as group_diagnostics
     from .core.events import ProgressEvent as ProgressEvent
     from .core.names import GangliosideName as GangliosideName
     from .core.names import format_name as format_name

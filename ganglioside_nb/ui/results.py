@@ -35,6 +35,7 @@ import ipywidgets as W
 import numpy as np
 import pandas as pd
 
+from ..core.diagnostics import group_diagnostics
 from ..core.results import _STATUS_COLOURS, AnalysisResult
 from ..errors import GangliosideError, InvalidParameterError
 from ..io.export import to_csv
@@ -698,6 +699,14 @@ class ResultsView(W.VBox):
                                     ("Fragment events", events, len(result.fragment_events))):
             parts.append(f"<details><summary><b>{title} ({total})</b></summary>"
                          f"{_frame_html(shown, total)}</details>")
+        diagnostics = group_diagnostics(result)
+        flagged = int((diagnostics["notes"] != "").sum())
+        parts.append(f"<details open class='gnb-diagnostics'><summary><b>Diagnostics per model group "
+                     f"({len(diagnostics)} groups, {flagged} with findings)</b></summary>"
+                     f"<div style='color:#555'>Held-out fit, sample size, extrapolation, residual "
+                     f"pattern along Log P (Durbin–Watson), scatter along RT, collinearity (VIF) and "
+                     f"influential anchors (Cook's distance) of each model group.</div>"
+                     f"{_frame_html(diagnostics.round(3))}</details>")
         return "".join(parts)
 
     @staticmethod

@@ -298,6 +298,18 @@ def test_checks_tab(result: AnalysisResult) -> None:
         assert html.escape(warning) in text
 
 
+def test_checks_show_the_diagnostics_per_model_group(structural: AnalysisResult) -> None:
+    from ganglioside_nb.core.diagnostics import group_diagnostics
+
+    text = ResultsView(result=structural).tabs.children[TAB_TITLES.index("Checks")].value
+    section = text.split("gnb-diagnostics", 1)[1].split("</details>", 1)[0]
+    table = group_diagnostics(structural)
+    findings = int((table["notes"] != "").sum())
+    assert f"({len(table)} groups, {findings} with findings)" in section
+    assert section.count("<tr>") == len(table) + 1 and "durbin_watson" in section
+    assert "residuals follow Log P" in section and "structural:GM3" in section
+
+
 def test_checks_show_at_most_200_pairs(structural: AnalysisResult) -> None:
     pairs = pd.concat([structural.oac_pairs] * 3, ignore_index=True)
     view = ResultsView(result=replace(structural, oac_pairs=pairs))
