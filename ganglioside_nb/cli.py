@@ -101,6 +101,8 @@ def _build_parser() -> _Parser:
                         help="|z| at or above which a row is an outlier (1-5)")
     options.add_argument("--rt-tolerance", type=float, metavar="X",
                         help="co-elution window in minutes (0.01-0.5)")
+    options.add_argument("--data-type", choices=("porcine", "human", "bovine", "mouse", "other"),
+                         help="sample type recorded with the analysis (default: porcine)")
     options.add_argument("--chromatography", choices=("reversed_phase", "hilic"),
                          help="column chemistry of the run (default: reversed_phase; a HILIC run "
                               "is recorded and warned about)")
@@ -127,7 +129,7 @@ def _build_parser() -> _Parser:
                                   help="analyse one peak table and optionally export it",
                                   description="Analyse one peak table, print a summary and "
                                               "optionally export the result.")
-    analyze.add_argument("-o", "--output", type=Path, metavar="OUT",
+    analyze.add_argument("-o", "--output", "--out", type=Path, metavar="OUT",
                          help="write the result: .csv (with a .meta.json sidecar), .xlsx, .json, "
                               "or .html (a self-contained report with the figures)")
     analyze.add_argument("--save", action="store_true",
@@ -169,8 +171,26 @@ def _build_parser() -> _Parser:
                                           "127.0.0.1. Without --scheduler a local Dask cluster is "
                                           "started and shared by every page. Stop with Ctrl-C.")
     app.add_argument("--port", type=int, default=8866, metavar="N", help="port (default: 8866; 0: any free)")
+    app.add_argument("which", nargs="?", choices=("analyze", "history"),
+                     help="open this app in a web browser (same as --open)")
     app.add_argument("--open", choices=("analyze", "history"), help="open this app in a web browser")
+    app.add_argument("--no-browser", action="store_true", help="open no browser (overrides the above)")
 
+    export_cmd = commands.add_parser("export", parents=[shared], help="export a stored result",
+                                     description="Write a stored session's result as CSV (with a "
+                                                 "sidecar), XLSX or JSON (the same as 'db export').")
+    export_cmd.add_argument("id", type=int, metavar="ID")
+    export_cmd.add_argument("--format", choices=("csv", "xlsx", "json"), default="xlsx")
+    export_cmd.add_argument("--out", type=Path, metavar="PATH",
+                            help="file to write (default: session-ID.FORMAT here)")
+    demo = commands.add_parser("demo", parents=[shared],
+                               help="analyse the bundled sample, print the summary, write an XLSX",
+                               description="Analyse the bundled 323-row sample in this process, print "
+                                           "the summary and write the result as XLSX; --open also "
+                                           "starts the apps on it.")
+    demo.add_argument("--out", type=Path, default=Path("ganglioside-demo.xlsx"), metavar="PATH",
+                      help="the XLSX to write (default: ganglioside-demo.xlsx here)")
+    demo.add_argument("--open", action="store_true", help="then serve the apps and open the analyze app")
     db = commands.add_parser("db", parents=[shared], help="stored analysis sessions",
                              description="Manage the database of analysis sessions.")
     actions = db.add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -192,12 +212,15 @@ def _build_parser() -> _Parser:
     cleanup = actions.add_parser("cleanup", parents=[shared],
                                  help="trash finished sessions older than N days, or with --purge "
                                       "purge what has been in the trash N days (dry run unless --apply)")
-    cleanup.add_argument("--days", type=float, default=30.0, metavar="N")
+    cleanup.add_argument("--days", "--older-than-days", type=float, default=30.0, metavar="N")
     cleanup.add_argument("--apply", action="store_true", help="really do it (default: a dry run)")
+    cleanup.add_argument("--dry-run", action="store_true", help="only list (the default; wins over --apply)")
     cleanup.add_argument("--purge", action="store_true",
                          help="instead, purge the sessions in the trash for over N days (a hard "
                               "delete; their audit events remain)")
     actions.add_parser("health", parents=[shared], help="database reachability and schema revision")
+    actions.add_parser("status", parents=[shared],
+                       help="schema revision against the package's (exit 1 when behind)")
     actions.add_parser("verify", parents=[shared],
                        help="re-run a stored input and report whether the result is identical "
                             "(exit 1 when it is not)").add_argument("id", type=int, metavar="ID")
@@ -236,7 +259,8 @@ def _params(args: argparse.Namespace) -> AnalysisParams:
                              f"{type(loaded).__name__} in {str(args.params)!r} instead")
         base = loaded
     overrides = {name: getattr(args, name) for name in
-                 ("mode", "r2_threshold", "outlier_threshold", "rt_tolerance", "chromatography")
+                 ("mode", "r2_threshold", "outlier_threshold", "rt_tolerance", "chromatography",
+                  "data_type")
                  if getattr(args, name) is not None}
     return AnalysisParams.coerce(base, **overrides)
 
@@ -266,16 +290,16 @@ def _run_analyze(args: argparse.Namespace) -> int:
     if args.save:
         repo = _repository(args)
         session_id = repo.create_session(source, name=args.name, params=params.to_dict())
-        repo.mark_running(session_id)
         try:
+            repo.mark_running(session_id)
             result = analyze(repo.load_input(session_id), params, filename=source.name)
             repo.save_result(session_id, result)
         except BaseException as exc:  # Ctrl-C cancels the session; anything else fails it
-            if repo.get_session(session_id).status == "running":
-                if isinstance(exc, KeyboardInterrupt):
-                    repo.mark_cancelled(session_id)
-                else:
-                    repo.mark_failed(session_id, exc)
+            status = repo.get_session(session_id).status
+            if isinstance(exc, KeyboardInterrupt) and status in ("pending", "running"):
+                repo.mark_cancelled(session_id)
+            elif status == "running":
+                repo.mark_failed(session_id, exc)
             raise
     else:
         result = analyze(source, params)
@@ -326,6 +350,13 @@ def _run_db(args: argparse.Namespace) -> int:
         health = repo.health()
         print(json.dumps(health, indent=2, default=str))
         return EXIT_OK if health["state"] == "healthy" else EXIT_INTERNAL
+    if args.action == "status":
+        health = repo.health()
+        behind = ("" if health["up_to_date"]
+                  else f" (behind: run 'ganglioside-nb db upgrade' to {health['head']})")
+        print(f"{health['dialect']} {health['url']}: schema revision {health['revision']}{behind}; "
+              f"sessions: {', '.join(f'{k} {v}' for k, v in health['counts'].items())}")
+        return EXIT_OK if health["up_to_date"] else EXIT_INTERNAL
     if args.action == "verify":
         from .api.verify import verify_session
         verification = verify_session(repo, args.id)
@@ -364,7 +395,8 @@ def _run_db(args: argparse.Namespace) -> int:
         print(f"session {info.id} ({info.display_name}) {done}")
     elif args.action == "cleanup":
         method = repo.purge_trash_older_than if args.purge else repo.cleanup_older_than
-        sessions = method(args.days, dry_run=not args.apply)
+        sessions = method(args.days, dry_run=args.dry_run or not args.apply)
+        args.apply = args.apply and not args.dry_run
         for info in sessions:
             print(_session_line(info))
         if args.purge:
@@ -500,6 +532,34 @@ def _run_batch(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _run_export(args: argparse.Namespace) -> int:
+    """``export ID --format F [--out PATH]``: ``db export`` with the format named."""
+    args.output = args.out if args.out is not None else Path(f"session-{args.id}.{args.format}")
+    if args.output.suffix.lower().lstrip(".") != args.format:
+        raise UsageError(f"--out must end in .{args.format} (the --format). Got {str(args.output)!r} instead")
+    args.action = "export"
+    return _run_db(args)
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    """The bundled sample analysed here: summary, XLSX, and with --open the apps."""
+    from . import analyze
+    from .datasets import sample_path
+    from .io.export import export
+
+    if args.out.suffix.lower() != ".xlsx":
+        raise UsageError(f"--out must end in .xlsx. Got {str(args.out)!r} instead")
+    _check_output(args.out)
+    result = analyze(sample_path(SAMPLE_NAME))
+    print(result.summary())
+    print("wrote " + ", ".join(str(p) for p in export(result, args.out)))
+    if not args.open:
+        return EXIT_OK
+    args.port, args.scheduler, args.which, args.no_browser = 8866, None, "analyze", False
+    args.open = None
+    return _run_app(args)
+
+
 def _run_health(args: argparse.Namespace) -> int:
     from .api import health
     report = health(_repository(args), _runner(args))
@@ -592,8 +652,9 @@ def _run_app(args: argparse.Namespace) -> int:
             print(f"  dask      {info['scheduler']}, {info['n_workers']} worker(s), dashboard "
                   f"{info.get('dashboard') or '-'}", flush=True)
             print("Ctrl-C stops the server.", flush=True)
-            if args.open:
-                webbrowser.open(f"{url}voila/render/{args.open}.ipynb")
+            chosen = None if args.no_browser else (args.open or args.which)
+            if chosen:
+                webbrowser.open(f"{url}voila/render/{chosen}.ipynb")
             return server.wait() or EXIT_OK
         except KeyboardInterrupt:
             return EXIT_OK
@@ -656,7 +717,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler, saved = _configure_logging(level)
     try:
         command = {"analyze": _run_analyze, "validate": _run_validate, "db": _run_db,
-                   "batch": _run_batch, "health": _run_health, "app": _run_app}[args.command]
+                   "batch": _run_batch, "health": _run_health, "app": _run_app,
+                   "export": _run_export, "demo": _run_demo}[args.command]
         return command(args)
     except (GangliosideError, UsageError, OSError) as exc:
         log.debug("bad input", exc_info=True)

@@ -255,3 +255,21 @@ def test_program_reports_bad_input_in_one_line(tmp_path: Path) -> None:
     assert done.returncode == 2, done.stderr
     _assert_one_error_line(done.stderr)
     assert done.stdout == ""
+
+
+def test_demo_analyses_the_sample_and_writes_an_xlsx(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, out, err = _run(capsys, "demo")
+    assert code == 0 and "valid 167" in out and out.rstrip().endswith("wrote ganglioside-demo.xlsx")
+    assert load_workbook(tmp_path / "ganglioside-demo.xlsx")["compounds"].max_row == 324
+    code, _, err = _run(capsys, "demo", "--out", "demo.csv")
+    line = _assert_one_error_line(err)
+    assert code == 2 and line == "error: --out must end in .xlsx. Got 'demo.csv' instead"
+
+
+def test_app_takes_the_app_to_open_and_no_browser() -> None:
+    parser = cli._build_parser()
+    args = parser.parse_args(["app", "history", "--no-browser", "--port", "0"])
+    assert (args.which, args.no_browser, args.open, args.port) == ("history", True, None, 0)
+    assert parser.parse_args(["app"]).which is None

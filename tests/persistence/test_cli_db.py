@@ -139,3 +139,19 @@ def test_ctrl_c_during_a_saved_analysis_ends_the_session_cancelled(database_url,
     with repo.engine.connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM compound WHERE session_id = :s"),
                             {"s": session.id}).scalar_one() == 0
+
+
+def test_export_status_and_the_spelled_out_cleanup_options(cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    sid = _saved_id(cli("analyze", "sample", "--save", "--data-type", "human")[1])
+    assert "human" in cli("db", "list")[1]
+    code, out, _ = cli("export", sid, "--format", "json")
+    assert code == 0 and out == f"wrote session-{sid}.json\n"
+    document = json.loads((tmp_path / f"session-{sid}.json").read_text(encoding="utf-8"))
+    assert len(document["compounds"]) == 323 and document["parameters"]["data_type"] == "human"
+    code, _, err = cli("export", sid, "--format", "csv", "--out", str(tmp_path / "x.xlsx"))
+    assert code == 2 and err.startswith("error: --out must end in .csv")
+    code, out, _ = cli("db", "status")
+    assert code == 0 and "schema revision 0002_chromatography;" in out and "completed 1" in out
+    code, out, _ = cli("db", "cleanup", "--older-than-days", "0", "--apply", "--dry-run")
+    assert code == 0 and "would be moved" in out and "completed" in cli("db", "list")[1]
