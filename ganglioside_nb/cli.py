@@ -134,7 +134,10 @@ def _build_parser() -> _Parser:
                               "or .html (a self-contained report with the figures)")
     analyze.add_argument("--save", action="store_true",
                          help="store the input and the result as an analysis session; prints its id")
-    analyze.add_argument("--name", help="name of the stored session (with --save)")
+    analyze.add_argument("--name", help="name of the stored session (with --save or --rerun)")
+    analyze.add_argument("--rerun", type=int, metavar="ID",
+                         help="analyse stored session ID again (a failed or cancelled one in place "
+                              "when nothing is changed; else a new session, with the options given)")
     validate = commands.add_parser("validate", parents=[shared, params],
                                    help="out-of-sample validation of the retention-time models",
                                    description="Cross-validate the retention-time models and "
@@ -245,6 +248,12 @@ def _source(args: argparse.Namespace) -> Path:
 
 
 def _params(args: argparse.Namespace) -> AnalysisParams:
+    base, overrides = _given_params(args)
+    return AnalysisParams.coerce(base, **overrides)
+
+
+def _given_params(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
+    """What the command line sets: the ``--params`` file's values and the single options."""
     base: dict[str, Any] = {}
     if args.params is not None:
         try:
@@ -262,7 +271,7 @@ def _params(args: argparse.Namespace) -> AnalysisParams:
                  ("mode", "r2_threshold", "outlier_threshold", "rt_tolerance", "chromatography",
                   "data_type")
                  if getattr(args, name) is not None}
-    return AnalysisParams.coerce(base, **overrides)
+    return base, overrides
 
 
 def _check_output(path: Path) -> None:
@@ -278,33 +287,33 @@ def _check_output(path: Path) -> None:
 
 
 def _run_analyze(args: argparse.Namespace) -> int:
-    source, params = _source(args), _params(args)
     if args.output is not None:
         _check_output(args.output)
     from . import analyze
     from .io.export import export
 
-    if args.name is not None and not args.save:
-        raise UsageError("--name only applies with --save")
-    log.info("analysing %s (mode %s)", source, params.mode)
-    if args.save:
+    if args.rerun is not None:
+        if args.input is not None or args.sample:
+            raise UsageError("--rerun ID analyses the stored input of session ID: give no INPUT")
+        from .api.sessions import rerun_target
+        base, overrides = _given_params(args)
+        repo = _repository(args)
+        session_id = rerun_target(repo, args.rerun, AnalysisParams.coerce(
+            repo.get_session(args.rerun).params, **base) if base else None, name=args.name, **overrides)
+        result = _run_stored(repo, session_id)
+    elif args.save:
+        source, params = _source(args), _params(args)
         repo = _repository(args)
         session_id = repo.create_session(source, name=args.name, params=params.to_dict())
-        try:
-            repo.mark_running(session_id)
-            result = analyze(repo.load_input(session_id), params, filename=source.name)
-            repo.save_result(session_id, result)
-        except BaseException as exc:  # Ctrl-C cancels the session; anything else fails it
-            status = repo.get_session(session_id).status
-            if isinstance(exc, KeyboardInterrupt) and status in ("pending", "running"):
-                repo.mark_cancelled(session_id)
-            elif status == "running":
-                repo.mark_failed(session_id, exc)
-            raise
+        result = _run_stored(repo, session_id)
     else:
+        if args.name is not None:
+            raise UsageError("--name only applies with --save or --rerun")
+        source, params = _source(args), _params(args)
+        log.info("analysing %s (mode %s)", source, params.mode)
         result = analyze(source, params)
     print(result.summary())
-    if args.save:
+    if args.save or args.rerun is not None:
         print(f"saved session {session_id}")
     if args.output is not None and args.output.suffix.lower() == ".html":
         from .report import write_report
@@ -313,6 +322,28 @@ def _run_analyze(args: argparse.Namespace) -> int:
         written = export(result, args.output, sidecar=True)
         print("wrote " + ", ".join(str(p) for p in written))
     return EXIT_OK
+
+
+def _run_stored(repo: Any, session_id: int) -> Any:
+    """Analyse a stored session here and store its result; Ctrl-C cancels the session and any
+    other failure fails it (nothing partial is stored either way)."""
+    from . import analyze
+
+    try:
+        repo.mark_running(session_id)
+        info = repo.get_session(session_id)
+        log.info("analysing session %s (mode %s)", session_id, info.mode)
+        result = analyze(repo.load_input(session_id), AnalysisParams.from_dict(info.params),
+                         filename=info.input_filename)
+        repo.save_result(session_id, result)
+    except BaseException as exc:
+        status = repo.get_session(session_id).status
+        if isinstance(exc, KeyboardInterrupt) and status in ("pending", "running"):
+            repo.mark_cancelled(session_id)
+        elif status == "running":
+            repo.mark_failed(session_id, exc)
+        raise
+    return result
 
 
 def _repository(args: argparse.Namespace) -> Any:

@@ -29,7 +29,7 @@ from ..persistence.engine import shareable_url
 from .jobs import run_analysis_job, run_session_job
 from .verify import Verification, verify_session
 
-__all__ = ["AnalysisService", "Source", "failed_job"]
+__all__ = ["AnalysisService", "Source", "failed_job", "rerun_target"]
 
 Source: TypeAlias = str | os.PathLike[str] | bytes | bytearray | memoryview | pd.DataFrame | int
 LOST_MESSAGE = ("The task running this analysis was lost (its worker or scheduler stopped) "
@@ -82,6 +82,25 @@ def _portable(source: Any) -> tuple[Any, str | None]:
     if isinstance(source, io.IOBase):
         return source.read(), getattr(source, "name", None)
     return source, None
+
+
+def rerun_target(repository: Repository, session_id: int,
+                 params: AnalysisParams | dict[str, Any] | None = None, *, name: str | None = None,
+                 **overrides: Any) -> int:
+    """The session a re-run of ``session_id`` runs (FEATURES.md B10).
+
+    A ``failed`` or ``cancelled`` session asked again as it was (no ``params``, overrides or
+    ``name``) re-runs in place: its own id (its error is cleared when it starts). Otherwise (a
+    completed session, or new parameters) a new ``pending`` session is made from the same stored
+    input, with ``parent_id`` = ``session_id``; ``params`` default to the stored ones and
+    ``overrides`` change single values.
+    """
+    old = repository.get_session(session_id)
+    if old.status in ("failed", "cancelled") and params is None and not overrides and name is None:
+        return session_id
+    checked = AnalysisParams.coerce(old.params if params is None else params, **overrides)
+    return repository.create_session(repository.load_input(session_id), name=name or old.name,
+                                     params=checked, filename=old.input_filename, parent_id=session_id)
 
 
 class AnalysisService:
@@ -239,22 +258,10 @@ class AnalysisService:
 
     def rerun(self, session_id: int, params: AnalysisParams | dict[str, Any] | None = None, *,
               name: str | None = None, **overrides: Any) -> Job:
-        """Run a stored session again (FEATURES.md B10).
-
-        A ``failed`` or ``cancelled`` session asked again as it was (no ``params``, overrides
-        or ``name``) re-runs in place: same id, its error cleared, ``started`` again in its audit
-        trail. Otherwise (a completed session, or new parameters) a new session is made from
-        the same stored input, with ``parent_id`` = ``session_id``; ``params`` default to the
-        stored ones and ``overrides`` change single values.
-        """
-        old = self.repository.get_session(session_id)
-        if old.status in ("failed", "cancelled") and params is None and not overrides and name is None:
-            return self._submit_session(session_id)
-        checked = AnalysisParams.coerce(old.params if params is None else params, **overrides)
-        new_id = self.repository.create_session(
-            self.repository.load_input(session_id), name=name or old.name, params=checked,
-            filename=old.input_filename, parent_id=session_id)
-        return self._submit_session(new_id, label=name)
+        """Run a stored session again in the background (:func:`rerun_target` decides which
+        session runs: a failed or cancelled one asked as it was in place, else a new child)."""
+        target = rerun_target(self.repository, session_id, params, name=name, **overrides)
+        return self._submit_session(target, label=name)
 
     # -- control -------------------------------------------------------------------------------
     def cancel(self, job: Job) -> bool:

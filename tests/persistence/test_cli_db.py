@@ -155,3 +155,26 @@ def test_export_status_and_the_spelled_out_cleanup_options(cli, tmp_path, monkey
     assert code == 0 and "schema revision 0002_chromatography;" in out and "completed 1" in out
     code, out, _ = cli("db", "cleanup", "--older-than-days", "0", "--apply", "--dry-run")
     assert code == 0 and "would be moved" in out and "completed" in cli("db", "list")[1]
+
+
+def test_rerun_a_stored_session_in_place_or_as_a_child(cli, engine, owner):
+    from ganglioside_nb.datasets import sample_path
+    from ganglioside_nb.persistence import Repository
+
+    repo = Repository(engine, owner=owner)
+    sid = str(repo.create_session(sample_path("testwork_user"), name="first"))
+    repo.mark_running(int(sid))
+    repo.mark_failed(int(sid), "worker lost")  # nothing stored, as after a lost worker
+    code, out, _ = cli("analyze", "--rerun", sid, "--mode", "reference")  # new parameters: a child
+    child = _saved_id(out)
+    assert code == 0 and child != sid and "valid 149" in out  # the golden reference verdicts
+    assert repo.get_session(int(child)).parent_id == int(sid)
+    assert repo.get_session(int(sid)).status == "failed"
+    code, out, _ = cli("analyze", "--rerun", sid)  # failed, nothing changed: in place
+    assert code == 0 and _saved_id(out) == sid and "valid 167" in out
+    info = repo.get_session(int(sid))
+    assert info.status == "completed" and info.error_message is None
+    code, out, _ = cli("analyze", "--rerun", sid, "--name", "again")  # completed: a child
+    assert code == 0 and _saved_id(out) not in (sid, child)
+    code, _, err = cli("analyze", "sample", "--rerun", sid)
+    assert code == 2 and err.startswith("error: --rerun ID analyses the stored input")
