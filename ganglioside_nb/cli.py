@@ -766,8 +766,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # the CLI is an edge: translate, after logging the traceback
         log.debug("internal error", exc_info=True)
         hint = "" if debug else " (run with --debug for the traceback)"
-        sys.stderr.write(f"error: internal error: {type(exc).__name__}: {_one_line(str(exc))}"
-                         f"{hint}\n")
+        message = _one_line(str(exc))  # a driver's message can carry a whole SQL statement
+        message = message if len(message) <= 300 else message[:299] + "…"
+        sys.stderr.write(f"error: internal error: {type(exc).__name__}: {message}{hint}\n")
         return EXIT_INTERNAL
     finally:
         logging.captureWarnings(False)

@@ -144,6 +144,14 @@ def test_unexpected_errors_exit_1_with_one_line(capsys: pytest.CaptureFixture[st
     assert "Traceback" in err and "RuntimeError: boom" in err
     assert err.splitlines()[-1] == "error: internal error: RuntimeError: boom second line"
 
+    def explode_long(args: Any) -> Any:  # e.g. a driver error quoting a whole SQL statement
+        raise RuntimeError("INSERT INTO compound " + "(?, ?, ?) " * 200)
+    monkeypatch.setattr(cli, "_params", explode_long)
+    code, _, err = _run(capsys, "analyze", "--sample")
+    line = _assert_one_error_line(err)
+    assert code == 1 and line.startswith("error: internal error: RuntimeError: INSERT INTO compound (")
+    assert "…" in line and len(line) < 400
+
 
 def test_version_and_help(capsys: pytest.CaptureFixture[str]) -> None:
     assert _run(capsys, "--version") == (0, f"ganglioside-nb {__version__}\n", "")
