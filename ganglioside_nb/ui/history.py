@@ -10,18 +10,17 @@ several sessions run as a batch with one progress row each; a failed or cancelle
 again as it was re-runs in place, anything else becomes a new session pointing to the old one),
 Export (the selected completed sessions' results as one file or a ZIP, each export audited),
 Cancel (pending or running sessions, whoever started them, on this app's scheduler), Verify
-(the stored input analysed again and compared with the stored result, FEATURES.md H1),
-and in the Trash Restore and Purge
-(confirmed). Panels follow: Clean-up (a dry-run list of the finished sessions older than N days,
-then a soft delete; or, as a separate step, of the sessions in the Trash for over N days, then
-a purge), Health (database and scheduler) and Dashboard.
+(the stored input analysed again and compared with the stored result, FEATURES.md H1), and in
+the Trash Restore and Purge (confirmed). Panels follow: Clean-up (a dry-run list of the finished
+sessions older than N days, then a soft delete; or, as a separate step, of the sessions in the
+Trash for over N days, then a purge), Health (database and scheduler) and Dashboard.
 
 Layer: ``ui``. Every handler reads the widgets, calls one repository or
 :class:`~ganglioside_nb.api.AnalysisService` method and assigns what it returns; failures
 become the one line of the :class:`~ganglioside_nb.ui.common.Alert` at the top. Quick database
 calls (listing, rename, delete) run in the handler; slow ones (loading a result, submitting
-re-runs, verifying, the health check) run as coroutines on the kernel loop with the blocking calls in a
-thread, so the page stays responsive.
+re-runs, verifying, exporting, cancelling, the health check) run as coroutines on the kernel loop
+with the blocking calls in a thread, so the page stays responsive.
 """
 
 from __future__ import annotations
