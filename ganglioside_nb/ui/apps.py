@@ -30,19 +30,58 @@ from .results import ResultsView
 from .state import AppState
 from .upload import UploadView
 
-__all__ = ["AnalyzeApp", "HistoryApp"]
+__all__ = ["AnalyzeApp", "Header", "HistoryApp"]
 
 
-def _header(title: str, backend: Backend, links: dict[str, str]) -> W.HTML:
-    nav = " · ".join(f'<a href="{html.escape(href)}" class="gnb-nav">{html.escape(text)}</a>'
-                     for text, href in links.items())
-    owner = html.escape(backend.repository.owner if backend.has_repository else settings.current_owner())
-    return tag(W.HTML(
-        f'<div style="display:flex;align-items:baseline;gap:1em;border-bottom:1px solid #ddd;'
-        f'margin-bottom:0.5em;"><h2 style="margin:0.2em 0;">{html.escape(title)}</h2>'
-        f'<span style="color:#666;">ganglioside_nb {__version__} · {owner}</span>'
-        f'<span style="margin-left:auto;">{nav}</span></div>'),
-        "header")
+_DOT = {"checking": ("#bbbbbb", "checking the database and the scheduler..."),
+        "healthy": ("#1b9e77", "healthy"), "degraded": ("#e6ab02", "degraded"),
+        "unhealthy": ("#cc3311", "unhealthy")}
+
+
+class Header(W.HBox):
+    """Title, version, owner, links between the apps and a health dot (FEATURES.md D1).
+
+    The dot is grey until :meth:`check` has asked the backend (database and scheduler, without
+    changing anything); then green (healthy), amber (degraded) or red (unhealthy), with the
+    reason as its tooltip.
+    """
+
+    def __init__(self, title: str, backend: Backend, links: dict[str, str]) -> None:
+        self.backend = backend
+        nav = " · ".join(f'<a href="{html.escape(href)}" class="gnb-nav">{html.escape(text)}</a>'
+                         for text, href in links.items())
+        owner = html.escape(backend.repository.owner if backend.has_repository
+                            else settings.current_owner())
+        self.title = W.HTML(
+            f'<div style="display:flex;align-items:baseline;gap:1em;"><h2 style="margin:0.2em 0;">'
+            f'{html.escape(title)}</h2><span style="color:#666;">ganglioside_nb {__version__} · '
+            f'{owner}</span><span>{nav}</span></div>')
+        self.dot = tag(W.HTML(), "health-dot")
+        self.state = "checking"
+        self._draw("checking", _DOT["checking"][1])
+        super().__init__([self.title, self.dot], layout=W.Layout(
+            justify_content="space-between", align_items="center", border_bottom="1px solid #ddd",
+            margin="0 0 0.5em 0"))
+        tag(self, "header")
+
+    def _draw(self, state: str, why: str) -> None:
+        colour, _ = _DOT.get(state, _DOT["unhealthy"])
+        self.state = state
+        self.dot.value = (f'<span class="gnb-health-{html.escape(state)}" title="{html.escape(why)}" '
+                          f'style="display:inline-block;width:0.8em;height:0.8em;border-radius:50%;'
+                          f'background:{colour};margin-right:0.5em;"></span>')
+
+    async def check(self) -> dict[str, Any] | None:
+        """Ask the backend's health (never raises); draw and return the report."""
+        try:
+            report = await self.backend.health()
+        except Exception as exc:  # a dot must not break the page: red, with the reason
+            self._draw("unhealthy", f"health check failed: {exc}")
+            return None
+        problems = [str(part.get("error")) for part in (report["database"], report["scheduler"] or {})
+                    if part.get("error")]
+        self._draw(report["state"], "; ".join([report["state"], *problems]))
+        return report
 
 
 def _backend(backend: Backend | None, database: str | Repository | None, scheduler: str | None,
@@ -76,7 +115,8 @@ class AnalyzeApp(W.VBox):
         for i, title in enumerate(("1 · Data", "2 · Parameters", "3 · Results")):
             self.tabs.set_title(i, title)
         self.ready = tag(W.HTML(""), "ready")  # set when the page is built (browser tests wait on it)
-        super().__init__([_header("Analyze gangliosides", self.backend, {"History": history_url}),
+        self.header = Header("Analyze gangliosides", self.backend, {"History": history_url})
+        super().__init__([self.header,
                           Alert(self.state), self.tabs, self.run, self.ready])
         tag(self, "analyze-app")
         self._reopen = session_id
@@ -124,6 +164,7 @@ class AnalyzeApp(W.VBox):
             future = self.backend.start()
         except RuntimeError:  # no running loop (plain script): services start on the first run
             return None
+        spawn(self.header.check())
         if self._reopen is not None:
             spawn(self.open_session(self._reopen))
         return future
@@ -157,7 +198,8 @@ class HistoryApp(W.VBox):
         self.backend = _backend(backend, database, scheduler, runner)
         self.view = HistoryView(self.backend)
         self.ready = tag(W.HTML(""), "ready")
-        super().__init__([_header("Analysis history", self.backend, {"New analysis": analyze_url}),
+        self.header = Header("Analysis history", self.backend, {"New analysis": analyze_url})
+        super().__init__([self.header,
                           self.view, self.ready])
         tag(self, "history-app")
 
@@ -173,6 +215,8 @@ class HistoryApp(W.VBox):
     def start(self) -> asyncio.Future[Any] | None:
         self.ready.value = '<span class="gnb-ready-marker"></span>'
         try:
-            return self.backend.start()
+            future = self.backend.start()
         except RuntimeError:
             return None
+        spawn(self.header.check())
+        return future

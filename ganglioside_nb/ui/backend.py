@@ -11,8 +11,10 @@ import asyncio
 from typing import Any
 
 from ..api import AnalysisService
+from ..errors import SchedulerUnavailableError
 from ..execution import DaskRunner, LocalRunner, Runner, get_async_client
 from ..persistence import Repository
+from .errors import error_message
 
 __all__ = ["Backend"]
 
@@ -86,6 +88,26 @@ class Backend:
         except BaseException:
             self._starting = None  # let the next run try again (e.g. the scheduler came back)
             raise
+
+    async def health(self, *, reconcile: bool = False) -> dict[str, Any]:
+        """:func:`ganglioside_nb.api.health` of this backend (blocking calls in a thread). A
+        scheduler that cannot be reached is reported with its one-line error and the state
+        ``degraded`` (the database still answers); ``reconcile`` also fails stale ``running``
+        sessions (:meth:`AnalysisService.health`)."""
+        from ..api import health
+
+        try:
+            service = await self.service()
+        except SchedulerUnavailableError as exc:
+            report = await asyncio.to_thread(health, self.repository, None)
+            report["scheduler"] = {"ok": False, "error": error_message(exc)}
+            report["ok"] = False
+            if report["state"] == "healthy":
+                report["state"] = "degraded"
+            return report
+        if reconcile:
+            return await asyncio.to_thread(service.health)
+        return await asyncio.to_thread(health, service.repository, service.runner)
 
     @property
     def is_local(self) -> bool:

@@ -39,7 +39,7 @@ import ipywidgets as W
 
 from .. import __version__
 from ..api import Verification, failed_job, verify_session
-from ..errors import GangliosideError, InvalidParameterError, SchedulerUnavailableError
+from ..errors import GangliosideError, InvalidParameterError
 from ..execution import Batch, Job
 from ..params import AnalysisParams
 from ..persistence import STATUSES, Repository, SessionInfo
@@ -953,18 +953,7 @@ class HistoryView(W.VBox):
         self.health_button.disabled = True
         self.health_report.value = '<span class="gnb-muted">Checking...</span>'
         try:
-            try:
-                service = await self.backend.service()
-            except SchedulerUnavailableError as exc:  # still report the database
-                from ..api import health
-
-                report = await asyncio.to_thread(health, self.repository, None)
-                report["scheduler"] = {"ok": False, "error": error_message(exc)}
-                report["ok"] = False
-                if report["state"] == "healthy":  # the database answers, the scheduler does not
-                    report["state"] = "degraded"
-            else:
-                report = await asyncio.to_thread(service.health)
+            report = await self.backend.health(reconcile=True)
             self.health_report.value = _health_html(report)
             return report
         finally:

@@ -32,6 +32,8 @@ def _tab(page: Any, container: str, title: str) -> None:
 
 def test_upload_run_results_download_and_history(page: Any, app_url: str, tmp_path: Path) -> None:
     _open_app(page, f"{app_url}voila/render/analyze.ipynb")
+    # the header's dot: green once the page kernel reached the database and the scheduler
+    page.wait_for_selector(".gnb-health-dot .gnb-health-healthy", state="attached", timeout=60_000)
     _upload(page, SAMPLE)
     page.wait_for_function("document.querySelector('.gnb-preview').innerText.includes('323')")
     _tab(page, ".gnb-tabs", "Parameters")

@@ -113,3 +113,27 @@ def test_the_served_app_takes_its_upload_limits_from_the_environment(monkeypatch
     assert app.state.error == ("The environment variable GANGLIOSIDE_NB_MAX_ROWS must be an integer "
                                ">= 1. Got 'many' instead.")
     assert app.upload.max_bytes == 2_097_152 and "rows" not in app.upload.hint.value
+
+
+def test_the_header_dot_shows_the_health_of_database_and_scheduler(repo: Repository, dask_client: Client,
+                                                                   monkeypatch: Any) -> None:
+    from ganglioside_nb.ui.apps import Header
+
+    async def check(backend: Backend) -> tuple[Header, Any]:
+        header = Header("t", backend, {"History": "history.ipynb"})
+        assert header.state == "checking" and "gnb-health-checking" in header.dot.value
+        try:
+            return header, await header.check()
+        finally:
+            await backend.close()
+
+    header, report = asyncio.run(check(Backend(repo, address=dask_client.scheduler.address)))
+    assert report["state"] == "healthy" == header.state and "#1b9e77" in header.dot.value
+    assert "gnb-header" in header._dom_classes and "gnb-health-dot" in header.dot._dom_classes
+    assert "reconciled" not in report  # the dot only looks: stale sessions are left to Health
+    monkeypatch.setattr("ganglioside_nb.execution.cluster.CONNECT_TIMEOUT_S", 0.5)
+    header, report = asyncio.run(check(Backend(repo, address="tcp://127.0.0.1:9")))
+    assert report["state"] == "degraded" == header.state and "#e6ab02" in header.dot.value
+    assert "cannot be reached" in header.dot.value  # the reason, as the tooltip
+    for app in (AnalyzeApp(Backend(repo, LocalRunner())), HistoryApp(Backend(repo, LocalRunner()))):
+        assert isinstance(app.children[0], Header) and app.header.state == "checking"
