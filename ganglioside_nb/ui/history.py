@@ -4,10 +4,11 @@
 :class:`HistoryView` lists the sessions of the repository's owner, newest first, as one HTML
 table per page (no widget per row), with filters (status, data type, text, creation dates,
 Trash) and paging. A ``SelectMultiple`` below the table picks the sessions the actions apply
-to: Open (the stored result in a :class:`~ganglioside_nb.ui.results.ResultsView`, or the error
-of a failed session), Rename, Delete (soft, confirmed), Re-run (optionally with new parameters;
-several sessions run as a batch with one progress row each; a failed or cancelled session asked
-again as it was re-runs in place, anything else becomes a new session pointing to the old one),
+to: Open (the stored result in a :class:`~ganglioside_nb.ui.results.ResultsView`, the error of
+a failed session, or a pending or running session followed until it ends), Rename, Delete
+(soft, confirmed), Re-run (optionally with new parameters; several sessions run as a batch with
+one progress row each; a failed or cancelled session asked again as it was re-runs in place,
+anything else becomes a new session pointing to the old one),
 Export (the selected completed sessions' results as one file or a ZIP, each export audited),
 Cancel (pending or running sessions, whoever started them, on this app's scheduler), Verify
 (the stored input analysed again and compared with the stored result, FEATURES.md H1), and in
@@ -245,6 +246,10 @@ class HistoryView(W.VBox):
         Where errors and notices go (one line in the alert at the top); a private one if None.
     page_size : int, default 25
         Sessions per page of the table.
+    poll_s : float, default 2
+        How often an opened pending or running session is asked for its status (FEATURES.md
+        D2): the detail area counts its running time and shows the result, or the error, as
+        soon as it ends, wherever it runs.
 
     Attributes
     ----------
@@ -269,7 +274,9 @@ class HistoryView(W.VBox):
     """
 
     def __init__(self, backend: Backend, *, state: AppState | None = None, page_size: int = 25,
-                 **kwargs: Any) -> None:
+                 poll_s: float = 2.0, **kwargs: Any) -> None:
+        self.poll_s = poll_s
+        self.following: asyncio.Task[Any] | None = None  # the opened session's status, while it runs
         if isinstance(page_size, bool) or not isinstance(page_size, int) or page_size < 1:
             raise InvalidParameterError(f"page_size must be an integer >= 1. Got {page_size!r} instead.",
                                         parameter="page_size", value=repr(page_size))
@@ -676,10 +683,25 @@ class HistoryView(W.VBox):
                 f'<div class="gnb-error" role="alert" style="color:#cc3311;border:1px solid #cc3311;'
                 f'border-radius:4px;padding:0.3em 0.6em;">{message}</div>'), "history-error")
         else:
-            body = tag(W.HTML(f'<div class="gnb-muted">This session is {_esc(info.status)}: it has no result '
-                              "yet.</div>"), "history-status-note")
+            body = tag(W.HTML(_waiting_html(info)), "history-status-note")
+            self.following = spawn(catch_errors(self.state)(self._follow_session)(session_id, body))
         self._set_detail([header, body])
         return body
+
+    async def _follow_session(self, session_id: int, note: W.HTML) -> W.Widget:
+        """Ask a pending or running session for its status every ``poll_s`` seconds while its
+        note is shown; once it ends, show it as :meth:`open_session` does (its result or its
+        error) and return what is shown. Opening another session stops the following."""
+        while True:
+            await asyncio.sleep(self.poll_s)
+            if note not in self.detail.children:  # another session was opened meanwhile
+                return note
+            info = await asyncio.to_thread(self.repository.get_session, session_id)
+            if info.status in ("pending", "running"):
+                note.value = _waiting_html(info)
+                continue
+            self.refresh()
+            return await self._open(session_id)
 
     def _set_detail(self, children: list[W.Widget]) -> None:
         old = [c for c in self.detail.children if c not in children]
@@ -958,6 +980,14 @@ class HistoryView(W.VBox):
             return report
         finally:
             self.health_button.disabled = False
+
+
+def _waiting_html(info: SessionInfo) -> str:
+    """The note of a session without a result yet, with its running time."""
+    since = (f" for {format_duration(datetime.now(UTC) - _aware(info.started_at))}"
+             if info.status == "running" and info.started_at is not None else "")
+    return (f'<div class="gnb-muted"><span class="gnb-waiting">This session is {_esc(info.status)}'
+            f"{since}</span>: its result appears here when it ends.</div>")
 
 
 def _in_dates(created: datetime, start: date | None, end: date | None) -> bool:

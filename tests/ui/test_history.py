@@ -214,7 +214,7 @@ def test_open_shows_the_result_or_the_error(repo: Repository, sample_result: Ana
     assert isinstance(completed, ResultsView) and completed.session_id == done
     assert completed.result is not None and completed.result.equals(sample_result)
     assert isinstance(error, type(view.table)) and FAILURE in error.value and "gnb-error" in error.value
-    assert "pending" in waiting.value and "no result" in waiting.value
+    assert "pending" in waiting.value and "appears here when it ends" in waiting.value
     header = view.detail.children[0].value
     assert f'href="analyze.ipynb?session={pending}"' in header and f"#{pending} Session #{pending}" in header
     info = repo.get_session(pending)
@@ -225,6 +225,37 @@ def test_open_shows_the_result_or_the_error(repo: Repository, sample_result: Ana
     assert "<th>parameters</th>" not in header and "<th>started</th>" in header
     asyncio.run(view.open_session(10**9))
     assert view.state.error.startswith("The analysis session id must name an analysis session")
+
+
+def test_an_opened_session_is_followed_until_it_ends(repo: Repository,
+                                                     sample_result: AnalysisResult) -> None:
+    from ganglioside_nb.ui.results import ResultsView
+
+    done, failed, pending = _populate(repo, sample_result)
+    view = HistoryView(Backend(repo, LocalRunner()), poll_s=0.05)
+
+    async def main() -> tuple[Any, Any]:
+        note = await view.open_session(pending)
+        first = view.following
+        assert "This session is pending" in note.value and first is not None and not first.done()
+        await asyncio.sleep(0.2)
+        repo.mark_running(pending)
+        await asyncio.sleep(0.2)
+        assert "This session is running for" in note.value  # counted while it runs
+        await asyncio.to_thread(repo.save_result, pending, sample_result)  # it ends elsewhere
+        shown = await asyncio.wait_for(first, 30)
+        # a second pending session, left for another one: its following stops
+        other = repo.create_session(SAMPLE_5)
+        await view.open_session(other)
+        second = view.following
+        await view.open_session(done)
+        left = await asyncio.wait_for(second, 30)
+        return shown, left
+
+    shown, left = asyncio.run(main())
+    assert isinstance(shown, ResultsView) and shown.session_id == pending
+    assert "This session is pending" in left.value and left not in view.detail.children
+    assert isinstance(view.detail.children[1], ResultsView) and view.detail.children[1].session_id == done
 
 
 def test_verify_shows_identical_or_what_changed(repo: Repository, engine,
