@@ -102,10 +102,11 @@ def verify_session(repository: Repository, session_id: int) -> Verification:
             f"Got status {info.status!r} instead.", session_id=session_id, status=info.status)
     stored = repository.load_result(session_id)
     raw = repository.load_input(session_id)
-    intact = hashlib.sha256(raw).hexdigest() == info.input_sha256
+    found = hashlib.sha256(raw).hexdigest()
+    intact = found == info.input_sha256
     differences: tuple[str, ...]
     if not intact:
-        differences = (f"input: the stored bytes' sha256 is {hashlib.sha256(raw).hexdigest()}, "
+        differences = (f"input: the stored bytes' sha256 is {found}, "
                        f"not the recorded {info.input_sha256}; not re-run",)
     else:
         try:
