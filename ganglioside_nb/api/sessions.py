@@ -209,7 +209,8 @@ class AnalysisService:
         """A terminal event the client had to make up (no worker): store it in the session."""
         if event.terminal and event.worker is None and event.kind in ("failed", "cancelled"):
             try:
-                self.repository.end_task(session_id, key, event.kind, event.error or LOST_MESSAGE)
+                why = event.error or (LOST_MESSAGE if event.kind == "failed" else "cancelled")
+                self.repository.end_task(session_id, key, event.kind, why)
             except GangliosideError:
                 pass  # database unreachable now: reconcile() fixes it later
 
@@ -285,6 +286,8 @@ class AnalysisService:
             return False
         if not self.runner.cancel_task(info.task_key):
             return False
+        # The submitting client records the end too when it sees its task cancelled; whichever
+        # writes first wins ("cancelled by <owner>" or "cancelled"), the status is the same.
         repo.end_task(session_id, info.task_key, "cancelled", f"cancelled by {repo.owner}")
         return True
 
